@@ -1,0 +1,64 @@
+/*
+ * config.h - the sensor's configuration: one INI file, parsed with inih.
+ *
+ * config.c owns [sensor] and [capture] and hands every other section to the module
+ * that owns it (a `*_config_set` function below), so a module adds its keys in its
+ * own files. Every key has a default, documented in README.md. Unknown sections or
+ * keys and bad values are errors naming the file, line and key.
+ *
+ * Must never: exit or print on its own; errors go back to the caller as text.
+ */
+#ifndef OTS_CONFIG_H
+#define OTS_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "uplink-config.h"
+#include "state-config.h"
+
+#define CONF_MAX_IFACES 8
+
+struct capture_config {
+	char backend[16];                       /* pcap | afxdp | dpdk */
+	char interfaces[CONF_MAX_IFACES][64];
+	int n_interfaces;
+	int queues;                             /* queues (and workers) per interface */
+	char dpdk_args[512];
+	int snaplen;
+	int buffer_mb;
+};
+
+struct sensor_config {
+	char name[64];
+	char state_dir[512];
+	int workers;
+	uint32_t max_flows;                     /* per worker */
+	uint32_t flow_timeout_s;                /* idle timeout, packet time */
+	uint32_t tcp_timeout_s;
+	uint32_t stream_buffers;                /* reassembly buffers per worker */
+};
+
+struct config {
+	char path[512];                         /* "" when built from defaults */
+	struct sensor_config sensor;
+	struct capture_config capture;
+	struct state_config state;              /* [learning] [network] [alerts] [siem] */
+	struct uplink_config uplink;            /* [uplink] */
+};
+
+/* Return values of the section setters. */
+#define CONF_OK 0
+#define CONF_BAD_VALUE -1
+#define CONF_UNKNOWN_KEY -2
+
+void config_defaults(struct config *c);
+/* Loads path over the defaults. On error returns -1 with "file:line: ..." in err. */
+int config_load(struct config *c, const char *path, char *err, size_t errlen);
+
+/* helpers for section setters */
+int conf_parse_uint(const char *val, uint64_t min, uint64_t max, uint64_t *out);
+int conf_parse_bool(const char *val, bool *out);
+
+#endif

@@ -1,0 +1,237 @@
+/*
+ * flow.c - per-worker flow table: symmetric keys, hash chains, LRU, idle expiry.
+ *
+ * Owned by exactly one worker. Memory is allocated once in flow_table_init; a full
+ * table evicts the least recently seen flow and counts it.
+ *
+ * Must never: allocate on lookup, or walk more than `budget` flows per packet.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "flow.h"
+
+static void lru_unlink(struct flow_table *t, uint32_t i)
+{
+	struct flow *f = &t->flows[i];
+	if (f->lru_prev != FLOW_NONE)
+		t->flows[f->lru_prev].lru_next = f->lru_next;
+	else
+		t->lru_head = f->lru_next;
+	if (f->lru_next != FLOW_NONE)
+		t->flows[f->lru_next].lru_prev = f->lru_prev;
+	else
+		t->lru_tail = f->lru_prev;
+	f->lru_prev = f->lru_next = FLOW_NONE;
+}
+
+static void lru_push_front(struct flow_table *t, uint32_t i)
+{
+	struct flow *f = &t->flows[i];
+	f->lru_prev = FLOW_NONE;
+	f->lru_next = t->lru_head;
+	if (t->lru_head != FLOW_NONE)
+		t->flows[t->lru_head].lru_prev = i;
+	t->lru_head = i;
+	if (t->lru_tail == FLOW_NONE)
+		t->lru_tail = i;
+}
+
+int flow_table_init(struct flow_table *t, uint32_t cap, uint32_t timeout_s, uint32_t tcp_timeout_s)
+{
+	memset(t, 0, sizeof *t);
+	if (cap < 16)
+		cap = 16;
+	uint32_t nb = 16;
+	while (nb < cap && nb < (1u << 30))
+		nb <<= 1;
+	t->flows = calloc(cap, sizeof *t->flows);
+	t->buckets = malloc((size_t)nb * sizeof *t->buckets);
+	if (!t->flows || !t->buckets) {
+		free(t->flows);
+		free(t->buckets);
+		return -1;
+	}
+	memset(t->buckets, 0xff, (size_t)nb * sizeof *t->buckets);
+	t->nbuckets_mask = nb - 1;
+	t->cap = cap;
+	t->free_head = FLOW_NONE; /* flows past high_water were never used: no list to build */
+	t->high_water = 0;
+	t->lru_head = t->lru_tail = FLOW_NONE;
+	t->timeout_us = (uint64_t)timeout_s * 1000000u;
+	t->tcp_timeout_us = (uint64_t)tcp_timeout_s * 1000000u;
+	return 0;
+}
+
+void flow_table_free(struct flow_table *t)
+{
+	free(t->flows);
+	free(t->buckets);
+	t->flows = NULL;
+	t->buckets = NULL;
+}
+
+static int addr_port_cmp(const uint8_t *a, uint16_t pa, const uint8_t *b, uint16_t pb)
+{
+	int c = memcmp(a, b, 16);
+	if (c)
+		return c;
+	return (int)pa - (int)pb;
+}
+
+void flow_key_make(const struct packet *pkt, struct flow_key *k, bool *src_is_a)
+{
+	memset(k, 0, sizeof *k);
+	k->vlan = pkt->vlan;
+	k->transport = (uint8_t)pkt->transport;
+	k->ipv = pkt->ip_version;
+	uint16_t sp = pkt->sport, dp = pkt->dport;
+	if (pkt->transport == TR_ICMP)
+		sp = dp = 0; /* one flow per host pair for ICMP */
+	if (addr_port_cmp(pkt->src_ip, sp, pkt->dst_ip, dp) <= 0) {
+		memcpy(k->a, pkt->src_ip, 16);
+		memcpy(k->b, pkt->dst_ip, 16);
+		k->pa = sp;
+		k->pb = dp;
+		*src_is_a = true;
+	} else {
+		memcpy(k->a, pkt->dst_ip, 16);
+		memcpy(k->b, pkt->src_ip, 16);
+		k->pa = dp;
+		k->pb = sp;
+		*src_is_a = false;
+	}
+}
+
+static inline uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
+uint32_t flow_key_hash(const struct flow_key *k)
+{
+	uint64_t a0, a1, b0, b1;
+	memcpy(&a0, k->a, 8);
+	memcpy(&a1, k->a + 8, 8);
+	memcpy(&b0, k->b, 8);
+	memcpy(&b1, k->b + 8, 8);
+	uint64_t h = mix64(a0 ^ mix64(a1 ^ 0x9e3779b97f4a7c15ULL));
+	h = mix64(h ^ b0 ^ mix64(b1));
+	h ^= ((uint64_t)k->pa << 32) | ((uint64_t)k->pb << 16) | ((uint64_t)k->vlan << 4) | k->transport;
+	return (uint32_t)mix64(h);
+}
+
+static bool key_eq(const struct flow_key *x, const struct flow_key *y)
+{
+	return x->pa == y->pa && x->pb == y->pb && x->vlan == y->vlan && x->transport == y->transport &&
+	       !memcmp(x->a, y->a, 16) && !memcmp(x->b, y->b, 16);
+}
+
+static void unlink_hash(struct flow_table *t, uint32_t i)
+{
+	uint32_t *pp = &t->buckets[flow_key_hash(&t->flows[i].key) & t->nbuckets_mask];
+	while (*pp != FLOW_NONE) {
+		if (*pp == i) {
+			*pp = t->flows[i].hnext;
+			return;
+		}
+		pp = &t->flows[*pp].hnext;
+	}
+}
+
+static void release(struct flow_table *t, uint32_t i)
+{
+	unlink_hash(t, i);
+	lru_unlink(t, i);
+	t->flows[i].used = false;
+	t->flows[i].hnext = t->free_head;
+	t->free_head = i;
+	t->active--;
+}
+
+struct flow *flow_lookup(struct flow_table *t, const struct flow_key *k, uint64_t ts,
+			 bool *created, void (*on_evict)(void *ctx, struct flow *f), void *ctx)
+{
+	uint32_t h = flow_key_hash(k) & t->nbuckets_mask;
+	for (uint32_t i = t->buckets[h]; i != FLOW_NONE; i = t->flows[i].hnext) {
+		struct flow *f = &t->flows[i];
+		if (key_eq(&f->key, k)) {
+			*created = false;
+			if (t->lru_head != i) {
+				lru_unlink(t, i);
+				lru_push_front(t, i);
+			}
+			f->last_ts = ts;
+			return f;
+		}
+	}
+	if (t->free_head == FLOW_NONE && t->high_water < t->cap) {
+		t->flows[t->high_water].hnext = FLOW_NONE;
+		t->free_head = t->high_water++;
+	}
+	if (t->free_head == FLOW_NONE) {
+		uint32_t victim = t->lru_tail;
+		if (on_evict)
+			on_evict(ctx, &t->flows[victim]);
+		release(t, victim);
+		t->st.evicted++;
+	}
+	uint32_t i = t->free_head;
+	struct flow *f = &t->flows[i];
+	t->free_head = f->hnext;
+	memset(f, 0, sizeof *f);
+	f->key = *k;
+	f->used = true;
+	f->first_ts = f->last_ts = ts;
+	f->id = ++t->next_id;
+	f->dissector = -1;
+	f->lru_prev = f->lru_next = FLOW_NONE;
+	for (int d = 0; d < 2; d++) {
+		f->dir[d].buf = FLOW_NONE;
+		f->dir[d].ooo_head = FLOW_NONE;
+	}
+	f->hnext = t->buckets[h];
+	t->buckets[h] = i;
+	lru_push_front(t, i);
+	t->active++;
+	if (t->active > t->st.active_peak)
+		t->st.active_peak = t->active;
+	t->st.created++;
+	*created = true;
+	return f;
+}
+
+static uint64_t timeout_of(const struct flow_table *t, const struct flow *f)
+{
+	return f->key.transport == TR_TCP && !f->dir[0].fin && !f->dir[1].fin ? t->tcp_timeout_us : t->timeout_us;
+}
+
+void flow_expire(struct flow_table *t, uint64_t now, unsigned budget,
+		 void (*on_expire)(void *ctx, struct flow *f), void *ctx)
+{
+	while (budget-- && t->lru_tail != FLOW_NONE) {
+		uint32_t i = t->lru_tail;
+		struct flow *f = &t->flows[i];
+		if (now < f->last_ts || now - f->last_ts <= timeout_of(t, f))
+			return;
+		if (on_expire)
+			on_expire(ctx, f);
+		release(t, i);
+		t->st.expired++;
+	}
+}
+
+void flow_flush_all(struct flow_table *t, void (*on_expire)(void *ctx, struct flow *f), void *ctx)
+{
+	while (t->lru_tail != FLOW_NONE) {
+		uint32_t i = t->lru_tail;
+		if (on_expire)
+			on_expire(ctx, &t->flows[i]);
+		release(t, i);
+	}
+}

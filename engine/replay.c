@@ -1,0 +1,350 @@
+/*
+ * replay.c - `otsensor replay`: capture files through the same pipeline as `run`.
+ *
+ * Reads pcap and pcapng files with libpcap, splits frames over the workers by the
+ * symmetric host-pair hash (inline when there is one worker), and reports a summary
+ * or a stats record at the end. A truncated or corrupt file is processed as far as it
+ * is readable; the byte where reading stopped is reported and the exit status is 1.
+ *
+ * Must never: stop at the first bad file without reading the others, or lose a
+ * frame between the reader and a worker (a full ring makes the reader wait).
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "replay.h"
+#include "state.h"
+#include "worker.h"
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static bool linktype_supported(int lt)
+{
+	switch (lt) {
+	case LT_NULL: case LT_ETHERNET: case LT_RAW: case LT_LOOP: case LT_LINUX_SLL: case LT_IPV4: case LT_IPV6:
+	case LT_LINUX_SLL2: case LT_RAW_ALT: case LT_RAW_ALT2:
+		return true;
+	default:
+		return false;
+	}
+}
+
+struct replay_run {
+	const struct replay_opts *o;
+	struct worker *workers;
+	int nworkers;
+	uint64_t files_ok, files_failed;
+	uint64_t last_ts;
+	double pace_wall0;
+	uint64_t pace_ts0;
+};
+
+static void pace(struct replay_run *rr, uint64_t ts)
+{
+	if (!rr->pace_ts0) {
+		rr->pace_ts0 = ts;
+		rr->pace_wall0 = now_s();
+		return;
+	}
+	if (ts <= rr->pace_ts0)
+		return;
+	double due = rr->pace_wall0 + (double)(ts - rr->pace_ts0) / 1e6;
+	double wait = due - now_s();
+	if (wait > 0) {
+		struct timespec t = { (time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9) };
+		nanosleep(&t, NULL);
+	}
+}
+
+static void dispatch(struct replay_run *rr, int lt, const struct pcap_pkthdr *h, const uint8_t *data, uint64_t frameno)
+{
+	uint64_t ts = (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec;
+	if (rr->o->realtime)
+		pace(rr, ts);
+	if (ts > rr->last_ts)
+		rr->last_ts = ts;
+	if (rr->nworkers == 1) {
+		worker_packet(&rr->workers[0], lt, data, h->caplen, h->len, ts, frameno);
+		return;
+	}
+	struct worker *w = &rr->workers[worker_pick_hash(lt, data, h->caplen) % (uint32_t)rr->nworkers];
+	struct brec *rec;
+	while (!(rec = bring_reserve(&w->in, h->caplen))) {
+		w->in.full_waits++;
+		cpu_relax();
+	}
+	rec->caplen = h->caplen;
+	rec->wirelen = h->len;
+	rec->linktype = lt;
+	rec->ts_us = ts;
+	rec->frameno = frameno;
+	memcpy(rec->data, data, h->caplen);
+	bring_commit(&w->in, rec);
+}
+
+static int replay_file(struct replay_run *rr, const char *path)
+{
+	char errbuf[PCAP_ERRBUF_SIZE] = "";
+	FILE *fp = fopen(path, "rb");
+	if (!fp) {
+		fprintf(stderr, "otsensor: %s: cannot open: %s\n", path, strerror(errno));
+		return -1;
+	}
+	setvbuf(fp, NULL, _IOFBF, 1u << 20);
+	pcap_t *p = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_MICRO, errbuf);
+	if (!p) {
+		fprintf(stderr, "otsensor: %s: not a readable pcap or pcapng file: %s\n", path, errbuf);
+		fclose(fp);
+		return -1;
+	}
+	int lt = pcap_datalink(p);
+	if (!linktype_supported(lt)) {
+		fprintf(stderr, "otsensor: %s: link type %d (%s) is not supported\n", path, lt,
+			pcap_datalink_val_to_name(lt) ? pcap_datalink_val_to_name(lt) : "unknown");
+		pcap_close(p);
+		return -1;
+	}
+	struct pcap_pkthdr *h;
+	const u_char *data;
+	uint64_t frameno = 0;
+	int rc;
+	long good_end = ftell(fp);
+	while ((rc = pcap_next_ex(p, &h, &data)) == 1) {
+		frameno++;
+		dispatch(rr, lt, h, data, frameno);
+		good_end = ftell(fp);
+	}
+	int status = 0;
+	if (rc == PCAP_ERROR) {
+		fprintf(stderr, "otsensor: %s: stopped reading after frame %llu, at byte %ld: %s\n", path,
+			(unsigned long long)frameno, good_end, pcap_geterr(p));
+		status = -1;
+	}
+	pcap_close(p); /* closes fp */
+	return status;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void human_summary(const struct replay_run *rr, const struct state_thread *st, double elapsed)
+{
+	uint64_t pkts = 0, bytes = 0, flows = 0, evicted = 0, peak = 0, first = 0, last = 0, viol = 0;
+	uint64_t gaps = 0, retrans = 0, ooo = 0, frags = 0;
+	for (int i = 0; i < rr->nworkers; i++) {
+		const struct worker *w = &rr->workers[i];
+		pkts += w->st.packets;
+		bytes += w->st.bytes;
+		flows += w->ft.st.created;
+		evicted += w->ft.st.evicted;
+		peak += w->ft.st.active_peak;
+		viol += w->st.violations;
+		gaps += w->ft.st.tcp_gaps;
+		retrans += w->ft.st.tcp_retrans;
+		ooo += w->ft.st.tcp_ooo;
+		frags += w->frag.st.reassembled;
+		if (w->st.first_ts && (!first || w->st.first_ts < first))
+			first = w->st.first_ts;
+		if (w->st.last_ts > last)
+			last = w->st.last_ts;
+	}
+	printf("otsensor replay: %llu files read, %llu failed\n", (unsigned long long)rr->files_ok,
+	       (unsigned long long)rr->files_failed);
+	printf("  packets      %llu (%.1f MB), capture span %.1f s\n", (unsigned long long)pkts, (double)bytes / 1e6,
+	       last > first ? (double)(last - first) / 1e6 : 0.0);
+	printf("  flows        %llu (peak active %llu, evicted %llu)\n", (unsigned long long)flows,
+	       (unsigned long long)peak, (unsigned long long)evicted);
+	printf("  tcp          %llu retransmitted, %llu out of order, %llu gaps; %llu IP datagrams reassembled\n",
+	       (unsigned long long)retrans, (unsigned long long)ooo, (unsigned long long)gaps,
+	       (unsigned long long)frags);
+	printf("  PDUs        ");
+	/* merge per-worker counters by name */
+	const char *names[PROTO_COUNTERS * 2];
+	uint64_t counts[PROTO_COUNTERS * 2];
+	int n = 0;
+	for (int i = 0; i < rr->nworkers; i++) {
+		const struct worker *w = &rr->workers[i];
+		for (int k = 0; k < w->nprotos; k++) {
+			int j;
+			for (j = 0; j < n; j++)
+				if (!strcmp(names[j], w->protos[k].name))
+					break;
+			if (j == n) {
+				if (n >= PROTO_COUNTERS * 2)
+					continue;
+				names[n] = w->protos[k].name;
+				counts[n++] = 0;
+			}
+			counts[j] += w->protos[k].pdus;
+		}
+	}
+	if (!n)
+		printf(" none");
+	for (int j = 0; j < n; j++)
+		printf(" %s %llu%s", names[j], (unsigned long long)counts[j], j + 1 < n ? "," : "");
+	printf("\n");
+	printf("  facts        %llu (identity %llu, operation %llu, violation %llu, event %llu, contact %llu)\n",
+	       (unsigned long long)st->facts, (unsigned long long)st->by_type[FACT_IDENTITY],
+	       (unsigned long long)st->by_type[FACT_OPERATION], (unsigned long long)st->by_type[FACT_VIOLATION],
+	       (unsigned long long)st->by_type[FACT_EVENT], (unsigned long long)st->by_type[FACT_CONTACT]);
+	(void)viol;
+	printf("  processing   %.3f s with %d worker%s, %.0f packets/s\n", elapsed, rr->nworkers,
+	       rr->nworkers == 1 ? "" : "s", elapsed > 0 ? (double)pkts / elapsed : 0.0);
+}
+
+static void stats_record(const struct replay_run *rr, const struct state_thread *st, double elapsed)
+{
+	json_object *o = rec_new("stats", rr->last_ts);
+	uint64_t pkts = 0, bytes = 0;
+	json_object *protos = json_object_new_object();
+	json_object *workers = json_object_new_array();
+	for (int i = 0; i < rr->nworkers; i++) {
+		const struct worker *w = &rr->workers[i];
+		pkts += w->st.packets;
+		bytes += w->st.bytes;
+		for (int k = 0; k < w->nprotos; k++) {
+			json_object *cur = NULL;
+			int64_t prev = 0;
+			if (json_object_object_get_ex(protos, w->protos[k].name, &cur))
+				prev = json_object_get_int64(cur);
+			json_object_object_add(protos, w->protos[k].name, json_object_new_int64(prev + (int64_t)w->protos[k].pdus));
+		}
+		json_object *wo = json_object_new_object();
+		json_object_object_add(wo, "packets", json_object_new_int64((int64_t)w->st.packets));
+		json_object_object_add(wo, "flows", json_object_new_int64((int64_t)w->ft.st.created));
+		json_object_object_add(wo, "flows_peak", json_object_new_int64((int64_t)w->ft.st.active_peak));
+		json_object_object_add(wo, "flows_evicted", json_object_new_int64((int64_t)w->ft.st.evicted));
+		json_object_object_add(wo, "flows_expired", json_object_new_int64((int64_t)w->ft.st.expired));
+		json_object_object_add(wo, "tcp_retrans", json_object_new_int64((int64_t)w->ft.st.tcp_retrans));
+		json_object_object_add(wo, "tcp_overlap", json_object_new_int64((int64_t)w->ft.st.tcp_overlap));
+		json_object_object_add(wo, "tcp_ooo", json_object_new_int64((int64_t)w->ft.st.tcp_ooo));
+		json_object_object_add(wo, "tcp_gaps", json_object_new_int64((int64_t)w->ft.st.tcp_gaps));
+		json_object_object_add(wo, "tcp_desync", json_object_new_int64((int64_t)w->ft.st.tcp_desync));
+		json_object_object_add(wo, "tcp_oversize", json_object_new_int64((int64_t)w->ft.st.tcp_oversize));
+		json_object_object_add(wo, "stream_pool_exhausted", json_object_new_int64((int64_t)w->ft.st.pool_exhausted));
+		json_object_object_add(wo, "ip_reassembled", json_object_new_int64((int64_t)w->frag.st.reassembled));
+		json_object_object_add(wo, "ip_frag_evicted", json_object_new_int64((int64_t)w->frag.st.evicted));
+		json_object_object_add(wo, "decode_errors", json_object_new_int64((int64_t)w->st.decode_errors));
+		json_object_object_add(wo, "violations", json_object_new_int64((int64_t)w->st.violations));
+		json_object_object_add(wo, "facts_sent", json_object_new_int64((int64_t)w->st.facts));
+		json_object_object_add(wo, "facts_repeated", json_object_new_int64((int64_t)w->st.facts_cached));
+		json_object_array_add(workers, wo);
+	}
+	json_object_object_add(o, "packets", json_object_new_int64((int64_t)pkts));
+	json_object_object_add(o, "bytes", json_object_new_int64((int64_t)bytes));
+	uint64_t flows = 0;
+	for (int i = 0; i < rr->nworkers; i++)
+		flows += rr->workers[i].ft.st.created;
+	json_object_object_add(o, "flows", json_object_new_int64((int64_t)flows));
+	json_object_object_add(o, "pdus", protos);
+	json_object_object_add(o, "facts", json_object_new_int64((int64_t)st->facts));
+	json_object_object_add(o, "files", json_object_new_int64((int64_t)rr->files_ok));
+	json_object_object_add(o, "files_failed", json_object_new_int64((int64_t)rr->files_failed));
+	json_object_object_add(o, "elapsed_s", json_object_new_double(elapsed));
+	json_object_object_add(o, "packets_per_s", json_object_new_double(elapsed > 0 ? (double)pkts / elapsed : 0));
+	json_object_object_add(o, "workers", workers);
+	struct outbuf out;
+	if (outbuf_init(&out, 1u << 16) == 0) {
+		outbuf_put(&out, o);
+		outbuf_free(&out);
+	} else {
+		json_object_put(o);
+	}
+}
+
+int replay_main(const struct replay_opts *o, const struct config *cfg)
+{
+	registry_init();
+	int n = o->workers > 0 ? o->workers : cfg->sensor.workers;
+	if (n < 1)
+		n = 1;
+	struct replay_run rr = { .o = o, .nworkers = n };
+	rr.workers = calloc((size_t)n, sizeof *rr.workers);
+	if (!rr.workers) {
+		fprintf(stderr, "otsensor: out of memory\n");
+		return 1;
+	}
+	/* the state directory: given, configured, or a temporary one removed at exit */
+	char tmpdir[] = "/tmp/otsensor-replay-XXXXXX";
+	const char *state_dir = o->state_dir ? o->state_dir : cfg->sensor.state_dir[0] ? cfg->sensor.state_dir : NULL;
+	bool tmp_state = false;
+	if (!state_dir) {
+		if (!mkdtemp(tmpdir)) {
+			fprintf(stderr, "otsensor: cannot create a temporary state directory: %s\n", strerror(errno));
+			free(rr.workers);
+			return 1;
+		}
+		state_dir = tmpdir;
+		tmp_state = true;
+	} else if (mkdir(state_dir, 0750) && errno != EEXIST) {
+		fprintf(stderr, "otsensor: state directory %s: %s\n", state_dir, strerror(errno));
+		free(rr.workers);
+		return 1;
+	}
+	int status = 0;
+	int inited = 0;
+	for (int i = 0; i < n; i++, inited++) {
+		if (worker_init(&rr.workers[i], i, cfg, o->emit, n > 1)) {
+			fprintf(stderr, "otsensor: cannot allocate worker %d (flow table of %u flows, %u stream buffers)\n",
+				i, cfg->sensor.max_flows, cfg->sensor.stream_buffers);
+			status = 1;
+			goto out;
+		}
+	}
+	struct state_thread *st = calloc(1, sizeof *st);
+	if (!st || state_start(st, rr.workers, n, o->emit, NULL)) {
+		fprintf(stderr, "otsensor: cannot start the state thread\n");
+		free(st);
+		status = 1;
+		goto out;
+	}
+	if (n > 1)
+		for (int i = 0; i < n; i++)
+			worker_start(&rr.workers[i], 0);
+	double t0 = now_s();
+	for (int i = 0; i < o->nfiles; i++) {
+		if (replay_file(&rr, o->files[i])) {
+			rr.files_failed++;
+			status = 1;
+		} else {
+			rr.files_ok++;
+		}
+	}
+	if (n > 1)
+		for (int i = 0; i < n; i++)
+			worker_join(&rr.workers[i]);
+	else
+		worker_finish(&rr.workers[0]);
+	state_stop(st);
+	double elapsed = now_s() - t0;
+	if (o->emit & EMIT_STATS)
+		stats_record(&rr, st, elapsed);
+	if (!o->emit)
+		human_summary(&rr, st, elapsed);
+	free(st);
+out:
+	for (int i = 0; i < inited; i++)
+		worker_free(&rr.workers[i]);
+	free(rr.workers);
+	if (tmp_state)
+		nftw(tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	fflush(stdout);
+	return status;
+}

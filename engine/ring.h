@@ -1,0 +1,167 @@
+/*
+ * ring.h - single-producer single-consumer rings between threads, lock-free.
+ *
+ * spsc: fixed-size elements (facts from a worker to the state thread).
+ * bring: variable-size byte records (raw frames from the capture thread to a worker).
+ * Both are allocated once; a full ring makes the producer wait (replay must not lose
+ * anything), and the waits are counted.
+ *
+ * Must never: be used with more than one producer or more than one consumer.
+ */
+#ifndef OTS_RING_H
+#define OTS_RING_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#define cpu_relax() __builtin_ia32_pause()
+#else
+#define cpu_relax() ((void)0)
+#endif
+
+struct spsc {
+	_Alignas(64) _Atomic uint64_t head; /* next to write (producer) */
+	_Alignas(64) _Atomic uint64_t tail; /* next to read (consumer) */
+	_Alignas(64) size_t esize;
+	uint64_t mask;
+	uint64_t full_waits;
+	uint8_t *mem;
+};
+
+static inline int spsc_init(struct spsc *r, size_t esize, uint64_t cap_pow2)
+{
+	memset(r, 0, sizeof *r);
+	r->mem = malloc(esize * cap_pow2);
+	if (!r->mem)
+		return -1;
+	r->esize = esize;
+	r->mask = cap_pow2 - 1;
+	return 0;
+}
+
+static inline void spsc_free(struct spsc *r) { free(r->mem); r->mem = NULL; }
+
+static inline bool spsc_try_push(struct spsc *r, const void *e)
+{
+	uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
+	uint64_t t = atomic_load_explicit(&r->tail, memory_order_acquire);
+	if (h - t > r->mask)
+		return false;
+	memcpy(r->mem + (h & r->mask) * r->esize, e, r->esize);
+	atomic_store_explicit(&r->head, h + 1, memory_order_release);
+	return true;
+}
+
+/* Pops up to max elements into out; returns how many. */
+static inline size_t spsc_pop_many(struct spsc *r, void *out, size_t max)
+{
+	uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+	uint64_t h = atomic_load_explicit(&r->head, memory_order_acquire);
+	size_t n = (size_t)(h - t);
+	if (n > max)
+		n = max;
+	for (size_t i = 0; i < n; i++)
+		memcpy((uint8_t *)out + i * r->esize, r->mem + ((t + i) & r->mask) * r->esize, r->esize);
+	atomic_store_explicit(&r->tail, t + n, memory_order_release);
+	return n;
+}
+
+static inline bool spsc_empty(struct spsc *r)
+{
+	return atomic_load_explicit(&r->head, memory_order_acquire) == atomic_load_explicit(&r->tail, memory_order_acquire);
+}
+
+/* --- byte ring of records --- */
+
+struct brec {
+	uint32_t size;      /* whole record, header included, 8-aligned; 0 = wrap marker */
+	uint32_t caplen, wirelen;
+	int32_t linktype;
+	uint64_t ts_us, frameno;
+	uint8_t data[];
+};
+
+struct bring {
+	_Alignas(64) _Atomic uint64_t head;
+	_Alignas(64) _Atomic uint64_t tail;
+	_Alignas(64) uint64_t cap; /* power of two */
+	uint64_t full_waits;
+	uint8_t *mem;
+};
+
+static inline int bring_init(struct bring *r, uint64_t cap_pow2)
+{
+	memset(r, 0, sizeof *r);
+	r->mem = malloc(cap_pow2);
+	if (!r->mem)
+		return -1;
+	r->cap = cap_pow2;
+	return 0;
+}
+
+static inline void bring_free(struct bring *r) { free(r->mem); r->mem = NULL; }
+
+/* Reserves a record of `len` data bytes; returns NULL if the ring is full right now.
+ * Commit with bring_commit. */
+static inline struct brec *bring_reserve(struct bring *r, uint32_t len)
+{
+	uint64_t need = (sizeof(struct brec) + len + 7) & ~7ull;
+	if (need > r->cap / 2)
+		return NULL;
+	uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
+	uint64_t t = atomic_load_explicit(&r->tail, memory_order_acquire);
+	uint64_t off = h & (r->cap - 1);
+	uint64_t to_end = r->cap - off;
+	uint64_t total = need;
+	if (to_end < need)
+		total += to_end; /* wrap marker fills the rest */
+	if (r->cap - (h - t) < total + sizeof(struct brec))
+		return NULL;
+	if (to_end < need) {
+		if (to_end >= sizeof(uint32_t))
+			((struct brec *)(r->mem + off))->size = 0;
+		h += to_end;
+		atomic_store_explicit(&r->head, h, memory_order_release);
+		off = 0;
+	}
+	struct brec *rec = (struct brec *)(r->mem + off);
+	rec->size = (uint32_t)need;
+	return rec;
+}
+
+static inline void bring_commit(struct bring *r, struct brec *rec)
+{
+	uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
+	atomic_store_explicit(&r->head, h + rec->size, memory_order_release);
+}
+
+/* Next record to read, or NULL if none. Release it with bring_release. */
+static inline struct brec *bring_peek(struct bring *r)
+{
+	for (;;) {
+		uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+		uint64_t h = atomic_load_explicit(&r->head, memory_order_acquire);
+		if (t == h)
+			return NULL;
+		uint64_t off = t & (r->cap - 1);
+		uint64_t to_end = r->cap - off;
+		if (to_end < sizeof(struct brec) || ((struct brec *)(r->mem + off))->size == 0) {
+			atomic_store_explicit(&r->tail, t + to_end, memory_order_release);
+			continue;
+		}
+		return (struct brec *)(r->mem + off);
+	}
+}
+
+static inline void bring_release(struct bring *r, struct brec *rec)
+{
+	uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+	atomic_store_explicit(&r->tail, t + rec->size, memory_order_release);
+}
+
+#endif

@@ -1,0 +1,74 @@
+/*
+ * state.c - the state thread loop: drain fact rings, emit records, feed the sink.
+ *
+ * Must never: drop a fact; it drains every ring before it stops.
+ */
+#include <string.h>
+#include <time.h>
+
+#include "state.h"
+#include "worker.h"
+
+static size_t drain_once(struct state_thread *s)
+{
+	size_t total = 0;
+	for (int i = 0; i < s->nworkers; i++) {
+		size_t n = spsc_pop_many(&s->workers[i].facts, s->batch, STATE_BATCH);
+		if (!n)
+			continue;
+		total += n;
+		s->facts += n;
+		s->batches++;
+		for (size_t k = 0; k < n; k++) {
+			const struct fact *f = &s->batch[k];
+			if (f->type < 8)
+				s->by_type[f->type]++;
+			if (s->emit & EMIT_FACTS)
+				outbuf_put(&s->out, fact_to_json(f));
+		}
+		if (s->sink.apply && s->sink.apply(s->sink.ctx, s->batch, n) < 0)
+			s->sink_errors++;
+	}
+	return total;
+}
+
+static void *state_main(void *arg)
+{
+	struct state_thread *s = arg;
+	for (;;) {
+		bool stopping = atomic_load(&s->stop);
+		size_t n = drain_once(s);
+		if (n)
+			continue;
+		if (stopping)
+			break;
+		struct timespec ts = { 0, 200000 };
+		nanosleep(&ts, NULL);
+	}
+	outbuf_flush(&s->out);
+	return NULL;
+}
+
+int state_start(struct state_thread *s, struct worker *workers, int n, unsigned emit, const struct state_sink *sink)
+{
+	memset(s, 0, sizeof *s);
+	s->workers = workers;
+	s->nworkers = n;
+	s->emit = emit;
+	if (sink)
+		s->sink = *sink;
+	if (outbuf_init(&s->out, 1u << 18))
+		return -1;
+	if (pthread_create(&s->thread, NULL, state_main, s)) {
+		outbuf_free(&s->out);
+		return -1;
+	}
+	return 0;
+}
+
+void state_stop(struct state_thread *s)
+{
+	atomic_store(&s->stop, true);
+	pthread_join(s->thread, NULL);
+	outbuf_free(&s->out);
+}

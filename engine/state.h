@@ -1,0 +1,48 @@
+/*
+ * state.h - the state thread: the single consumer of every worker's facts.
+ *
+ * It drains the workers' fact rings in batches and hands each batch to the sink (the
+ * inventory/baseline/alert engines, which apply a batch in one LMDB write
+ * transaction), and writes `fact` records when asked. It is the only writer of
+ * sensor state.
+ *
+ * Must never: block a worker other than by letting its ring fill, or reorder the
+ * facts of one worker.
+ */
+#ifndef OTS_STATE_H
+#define OTS_STATE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "emit.h"
+#include "fact.h"
+
+struct worker;
+
+#define STATE_BATCH 512
+
+struct state_sink {
+	void *ctx;
+	/* applies n facts (one write transaction); returns 0 or -1 on a storage error */
+	int (*apply)(void *ctx, const struct fact *facts, size_t n);
+};
+
+struct state_thread {
+	pthread_t thread;
+	struct worker *workers;
+	int nworkers;
+	_Atomic bool stop;
+	unsigned emit;
+	struct outbuf out;
+	struct state_sink sink;
+	uint64_t facts, by_type[8], batches, sink_errors;
+	struct fact batch[STATE_BATCH];
+};
+
+int state_start(struct state_thread *s, struct worker *workers, int n, unsigned emit, const struct state_sink *sink);
+/* Drains every ring to empty, then stops the thread. Call after the workers finished. */
+void state_stop(struct state_thread *s);
+
+#endif

@@ -1,0 +1,597 @@
+/*
+ * worker.c - the per-packet path: decode, fragments, flows, TCP reassembly, dissectors,
+ * and the dctx_* / pdu_* calls dissectors report through.
+ *
+ * Everything a worker touches per packet was allocated in worker_init. Facts go to the
+ * state thread through a lock-free ring after the worker's fact cache has dropped
+ * repeats; PDU records (only with --emit pdus) go to the worker's output buffer.
+ *
+ * Must never: allocate, lock or make a system call per packet when no records are
+ * asked for, or keep a pointer to packet bytes after the packet is processed.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "worker.h"
+
+#define STATE_RING_CAP 16384
+#define INPUT_RING_BYTES (16u << 20)
+#define PROBE_LIMIT 8
+
+int worker_init(struct worker *w, int id, const struct config *cfg, unsigned emit, bool threaded)
+{
+	memset(w, 0, sizeof *w);
+	w->id = id;
+	w->emit = emit;
+	w->threaded = threaded;
+	if (flow_table_init(&w->ft, cfg->sensor.max_flows, cfg->sensor.flow_timeout_s, cfg->sensor.tcp_timeout_s) ||
+	    stream_pool_init(&w->sp, cfg->sensor.stream_buffers) || ipfrag_init(&w->frag) ||
+	    spsc_init(&w->facts, sizeof(struct fact), STATE_RING_CAP) || outbuf_init(&w->out, 1u << 18) ||
+	    !(w->fcache = calloc(FACT_CACHE_SIZE, sizeof *w->fcache)) ||
+	    (threaded && bring_init(&w->in, INPUT_RING_BYTES))) {
+		worker_free(w);
+		return -1;
+	}
+	return 0;
+}
+
+void worker_free(struct worker *w)
+{
+	flow_table_free(&w->ft);
+	stream_pool_free(&w->sp);
+	ipfrag_free(&w->frag);
+	spsc_free(&w->facts);
+	outbuf_free(&w->out);
+	free(w->fcache);
+	w->fcache = NULL;
+	if (w->threaded)
+		bring_free(&w->in);
+}
+
+/* ---------------------------------------------------------------- facts */
+
+static uint64_t fnv1a(const void *p, size_t n, uint64_t h)
+{
+	const uint8_t *b = p;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+/* Identity of a fact for the repeat cache: everything but time, flow and client port. */
+static uint64_t fact_hash(const struct fact *f)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	h = fnv1a(&f->type, 1, h);
+	h = fnv1a(f->proto, strlen(f->proto), h);
+	h = fnv1a(&f->vlan, sizeof f->vlan, h);
+	const struct fact_endpoint *srv = f->src_is_client ? &f->dst : &f->src;
+	const struct fact_endpoint *cli = f->src_is_client ? &f->src : &f->dst;
+	h = fnv1a(cli->mac, 6, h);
+	h = fnv1a(cli->ip, 16, h);
+	h = fnv1a(srv->mac, 6, h);
+	h = fnv1a(srv->ip, 16, h);
+	h = fnv1a(&srv->port, 2, h);
+	h = fnv1a(&f->u, sizeof f->u, h);
+	return h;
+}
+
+static void push_fact(struct worker *w, const struct fact *f)
+{
+	w->st.facts++;
+	while (!spsc_try_push(&w->facts, f)) {
+		w->st.fact_waits++;
+		cpu_relax();
+	}
+}
+
+void dctx_emit(struct dctx *ctx, const struct fact *f)
+{
+	struct worker *w = ctx->w;
+	if (f->type == FACT_VIOLATION)
+		w->st.violations++;
+	if (f->type != FACT_EVENT) {
+		uint64_t h = fact_hash(f);
+		struct fact_cache_entry *e = &w->fcache[h & (FACT_CACHE_SIZE - 1)];
+		if (e->hash == h && f->ts_us >= e->ts && f->ts_us - e->ts < FACT_CACHE_TTL_US) {
+			w->st.facts_cached++;
+			return;
+		}
+		e->hash = h;
+		e->ts = f->ts_us;
+	}
+	push_fact(w, f);
+}
+
+static void endpoint_from(struct fact_endpoint *e, const struct packet *p, bool src)
+{
+	if (p->has_mac)
+		memcpy(e->mac, src ? p->src_mac : p->dst_mac, 6);
+	e->family = p->ip_version;
+	memcpy(e->ip, src ? p->src_ip : p->dst_ip, 16);
+	e->port = src ? p->sport : p->dport;
+}
+
+void dctx_fact_init(const struct dctx *ctx, struct fact *f, enum fact_type type)
+{
+	memset(f, 0, sizeof *f);
+	const struct packet *p = ctx->pkt;
+	f->type = (uint8_t)type;
+	f->transport = (uint8_t)p->transport;
+	f->src_is_client = ctx->src_is_client;
+	f->vlan = p->vlan;
+	f->ts_us = p->ts_us;
+	f->proto = ctx->pdu.proto ? ctx->pdu.proto : ctx->d ? ctx->d->name : "";
+	f->flow_id = ctx->flow ? ctx->flow->id : 0;
+	f->worker = (uint8_t)ctx->w->id;
+	endpoint_from(&f->src, p, true);
+	endpoint_from(&f->dst, p, false);
+}
+
+static void vfmt(char *dst, size_t n, bool *trunc, const char *fmt, va_list ap)
+{
+	int k = vsnprintf(dst, n, fmt, ap);
+	if (k >= (int)n)
+		*trunc = true;
+}
+
+void dctx_identity(struct dctx *ctx, enum fact_subject who, const char *key, const char *fmt, ...)
+{
+	struct fact f;
+	dctx_fact_init(ctx, &f, FACT_IDENTITY);
+	f.u.id.subject = (uint8_t)who;
+	snprintf(f.u.id.key, sizeof f.u.id.key, "%s", key);
+	va_list ap;
+	va_start(ap, fmt);
+	vfmt(f.u.id.value, sizeof f.u.id.value, &f.truncated, fmt, ap);
+	va_end(ap);
+	if (!f.u.id.value[0])
+		return; /* an empty identity says nothing */
+	dctx_emit(ctx, &f);
+}
+
+void dctx_violation(struct dctx *ctx, const char *fmt, ...)
+{
+	struct fact f;
+	dctx_fact_init(ctx, &f, FACT_VIOLATION);
+	va_list ap;
+	va_start(ap, fmt);
+	vfmt(f.u.viol.reason, sizeof f.u.viol.reason, &f.truncated, fmt, ap);
+	va_end(ap);
+	dctx_emit(ctx, &f);
+}
+
+void dctx_event(struct dctx *ctx, enum ots_event ev, enum fact_subject who, const char *fmt, ...)
+{
+	struct fact f;
+	dctx_fact_init(ctx, &f, FACT_EVENT);
+	f.u.event.ev = (uint16_t)ev;
+	f.u.event.subject = (uint8_t)who;
+	va_list ap;
+	va_start(ap, fmt);
+	vfmt(f.u.event.detail, sizeof f.u.event.detail, &f.truncated, fmt, ap);
+	va_end(ap);
+	dctx_emit(ctx, &f);
+}
+
+/* ---------------------------------------------------------------- PDU records */
+
+void pdu_begin_proto(struct dctx *ctx, const char *proto, const char *dir)
+{
+	ctx->pdu.proto = proto;
+	ctx->pdu.dir = dir;
+	ctx->pdu.nfields = 0;
+	ctx->pdu.strused = 0;
+}
+
+void pdu_begin(struct dctx *ctx, const char *dir)
+{
+	pdu_begin_proto(ctx, ctx->d->name, dir);
+}
+
+static struct pdu_field *pdu_add(struct dctx *ctx, const char *key, uint8_t type)
+{
+	if (!ctx->want_pdus || ctx->pdu.nfields >= PDU_MAX_FIELDS)
+		return NULL;
+	/* a key set twice keeps its last value */
+	for (int i = 0; i < ctx->pdu.nfields; i++) {
+		if (!strcmp(ctx->pdu.f[i].key, key)) {
+			ctx->pdu.f[i].type = type;
+			return &ctx->pdu.f[i];
+		}
+	}
+	struct pdu_field *f = &ctx->pdu.f[ctx->pdu.nfields++];
+	f->key = key;
+	f->type = type;
+	return f;
+}
+
+void pdu_u(struct dctx *ctx, const char *key, uint64_t v)
+{
+	struct pdu_field *f = pdu_add(ctx, key, PF_UINT);
+	if (f)
+		f->v.u = v;
+}
+
+void pdu_i(struct dctx *ctx, const char *key, int64_t v)
+{
+	struct pdu_field *f = pdu_add(ctx, key, PF_INT);
+	if (f)
+		f->v.i = v;
+}
+
+void pdu_b(struct dctx *ctx, const char *key, bool v)
+{
+	struct pdu_field *f = pdu_add(ctx, key, PF_BOOL);
+	if (f)
+		f->v.b = v;
+}
+
+void pdu_null(struct dctx *ctx, const char *key)
+{
+	pdu_add(ctx, key, PF_NULL);
+}
+
+void pdu_s(struct dctx *ctx, const char *key, const char *s)
+{
+	if (!ctx->want_pdus)
+		return;
+	size_t n = strlen(s);
+	struct pdu_rec *r = &ctx->pdu;
+	if (r->strused + n + 1 > sizeof r->strbuf)
+		return;
+	struct pdu_field *f = pdu_add(ctx, key, PF_STR);
+	if (!f)
+		return;
+	char *dst = r->strbuf + r->strused;
+	memcpy(dst, s, n + 1);
+	r->strused += n + 1;
+	f->v.s = dst;
+}
+
+static void count_pdu(struct worker *w, const char *proto)
+{
+	for (int i = 0; i < w->nprotos; i++) {
+		if (w->protos[i].name == proto || !strcmp(w->protos[i].name, proto)) {
+			w->protos[i].pdus++;
+			return;
+		}
+	}
+	if (w->nprotos < PROTO_COUNTERS) {
+		w->protos[w->nprotos].name = proto;
+		w->protos[w->nprotos].pdus = 1;
+		w->nprotos++;
+	}
+}
+
+void pdu_end(struct dctx *ctx)
+{
+	struct pdu_rec *r = &ctx->pdu;
+	if (!r->proto)
+		return;
+	count_pdu(ctx->w, r->proto);
+	if (ctx->want_pdus) {
+		const struct packet *p = ctx->pkt;
+		json_object *o = rec_new("pdu", p->ts_us);
+		json_object_object_add(o, "frame", json_object_new_int64((int64_t)p->frameno));
+		json_object_object_add(o, "proto", json_object_new_string(r->proto));
+		json_object_object_add(o, "dir", json_object_new_string(r->dir ? r->dir : "event"));
+		rec_add_packet(o, p);
+		for (int i = 0; i < r->nfields; i++) {
+			const struct pdu_field *f = &r->f[i];
+			json_object *v = NULL;
+			switch (f->type) {
+			case PF_UINT: v = json_object_new_uint64(f->v.u); break;
+			case PF_INT: v = json_object_new_int64(f->v.i); break;
+			case PF_STR: v = json_object_new_string(f->v.s); break;
+			case PF_BOOL: v = json_object_new_boolean(f->v.b); break;
+			default: break;
+			}
+			json_object_object_add(o, f->key, v);
+		}
+		if (ctx->after_gap)
+			json_object_object_add(o, "after_gap", json_object_new_boolean(true));
+		if (ctx->truncated)
+			json_object_object_add(o, "truncated", json_object_new_boolean(true));
+		outbuf_put(&ctx->w->out, o);
+	}
+	r->proto = NULL;
+}
+
+/* ---------------------------------------------------------------- dispatch */
+
+static uint8_t dt_of(int transport)
+{
+	return transport == TR_TCP ? DT_TCP : transport == TR_UDP ? DT_UDP : DT_L2;
+}
+
+static void ctx_setup(struct worker *w, struct dctx *c, const struct dissector *d, const struct packet *p,
+		      struct flow *f, bool to_server)
+{
+	c->d = d;
+	c->pkt = p;
+	c->flow = f;
+	c->w = w;
+	c->state = f ? f->dstate : NULL;
+	c->to_server = to_server;
+	c->src_is_client = to_server;
+	c->after_gap = false;
+	c->truncated = false;
+	c->want_pdus = (w->emit & EMIT_PDUS) != 0;
+	c->pdu.proto = NULL;
+}
+
+static void run_parse(struct dctx *c, const uint8_t *data, size_t len)
+{
+	struct rd r = rd_init(data, len);
+	c->d->parse(c, &r);
+	if (c->pdu.proto) /* a dissector that began a record but returned early */
+		pdu_end(c);
+}
+
+/* A packet standing in for the one that delivered bytes when a flow is flushed at
+ * its end (so records still carry the flow's addresses). */
+static void synth_packet(const struct flow *f, int dir, struct packet *p)
+{
+	memset(p, 0, sizeof *p);
+	bool src_is_a = (dir == DIR_C2S) == (f->client_is_a != 0);
+	p->ts_us = f->last_ts;
+	p->transport = f->key.transport;
+	p->vlan = f->key.vlan;
+	p->ip_version = f->key.ipv;
+	memcpy(p->src_ip, src_is_a ? f->key.a : f->key.b, 16);
+	memcpy(p->dst_ip, src_is_a ? f->key.b : f->key.a, 16);
+	p->sport = src_is_a ? f->key.pa : f->key.pb;
+	p->dport = src_is_a ? f->key.pb : f->key.pa;
+	p->has_mac = f->has_mac;
+	memcpy(p->src_mac, f->mac[src_is_a ? 0 : 1], 6);
+	memcpy(p->dst_mac, f->mac[src_is_a ? 1 : 0], 6);
+}
+
+static const struct dissector *flow_dissector(struct worker *w, struct flow *f, const uint8_t *data, size_t len,
+					      bool to_server)
+{
+	(void)w;
+	if (f->dissector >= 0)
+		return dissectors[f->dissector];
+	if (f->dissector == -2 || !len)
+		return NULL;
+	const struct dissector *d = dissector_probe(dt_of(f->key.transport), data, len, to_server);
+	if (d) {
+		f->dissector = (int16_t)dissector_index(d);
+		return d;
+	}
+	if (++f->probes >= PROBE_LIMIT)
+		f->dissector = -2;
+	return NULL;
+}
+
+static void on_pdu(void *ctx, struct flow *f, int dir, const uint8_t *pdu, size_t len, bool gap, bool truncated)
+{
+	struct worker *w = ctx;
+	const struct dissector *d = dissectors[f->dissector];
+	struct packet synth;
+	const struct packet *p = w->cur;
+	if (!p) {
+		synth_packet(f, dir, &synth);
+		p = &synth;
+	}
+	struct dctx *c = &w->dc;
+	ctx_setup(w, c, d, p, f, dir == DIR_C2S);
+	c->after_gap = gap;
+	c->truncated = truncated;
+	run_parse(c, pdu, len);
+}
+
+static void on_bytes(void *ctx, struct flow *f, int dir, const uint8_t *data, size_t len, bool gap)
+{
+	struct worker *w = ctx;
+	const struct dissector *d = flow_dissector(w, f, data, len, dir == DIR_C2S);
+	if (!d)
+		return;
+	if (!d->pdu_len) { /* a protocol without framing: each delivery is a PDU */
+		on_pdu(w, f, dir, data, len, gap, false);
+		return;
+	}
+	stream_frame(&w->sp, &w->ft.st, f, dir, d->pdu_len, data, len, gap, on_pdu, w);
+}
+
+static void on_flow_end(void *ctx, struct flow *f)
+{
+	struct worker *w = ctx;
+	const struct packet *saved = w->cur;
+	w->cur = NULL; /* records from the flush use the flow's own addresses */
+	if (f->key.transport == TR_TCP)
+		stream_close(&w->sp, &w->ft.st, f, f->dissector >= 0 ? on_bytes : NULL, w);
+	w->cur = saved;
+}
+
+static bool guess_src_is_client(const struct packet *p)
+{
+	if (p->transport == TR_TCP && (p->tcp_flags & TCP_SYN))
+		return !(p->tcp_flags & TCP_ACK);
+	if (p->transport == TR_ICMP)
+		return p->sport != 0 && p->sport != 129; /* echo reply (v4 0, v6 129) comes from the server */
+	uint8_t dt = dt_of(p->transport);
+	bool dknown = dissector_for_port(dt, p->dport) != NULL;
+	bool sknown = dissector_for_port(dt, p->sport) != NULL;
+	if (dknown != sknown)
+		return dknown;
+	if (p->sport != p->dport)
+		return p->sport > p->dport;
+	return true;
+}
+
+static void new_flow(struct worker *w, struct flow *f, const struct packet *p, bool src_is_a)
+{
+	bool src_client = guess_src_is_client(p);
+	f->client_is_a = src_is_a == src_client;
+	uint16_t server_port = src_client ? p->dport : p->sport;
+	if (p->transport == TR_TCP || p->transport == TR_UDP) {
+		const struct dissector *d = dissector_for_port(dt_of(p->transport), server_port);
+		if (d)
+			f->dissector = (int16_t)dissector_index(d);
+	} else {
+		f->dissector = -2;
+	}
+	struct dctx c;
+	ctx_setup(w, &c, NULL, p, f, src_client);
+	struct fact fc;
+	dctx_fact_init(&c, &fc, FACT_CONTACT);
+	fc.proto = f->dissector >= 0 ? dissectors[f->dissector]->name : transport_name(p->transport);
+	fc.u.contact.tcp_flags = p->transport == TR_TCP ? p->tcp_flags : 0;
+	fc.u.contact.icmp_type = p->transport == TR_ICMP ? (uint8_t)p->sport : 0;
+	push_fact(w, &fc);
+}
+
+static void handle_l2(struct worker *w, const struct packet *p)
+{
+	w->st.l2_frames++;
+	const struct dissector *d = dissector_for_ethertype(p->ethertype);
+	if (!d)
+		return;
+	struct dctx *c = &w->dc;
+	ctx_setup(w, c, d, p, NULL, true);
+	run_parse(c, p->l2_payload, p->l2_len);
+}
+
+static void handle_ip(struct worker *w, struct packet *p)
+{
+	if (p->fragment) {
+		w->st.fragments++;
+		if (!ipfrag_add(&w->frag, p, &w->ds))
+			return;
+	}
+	if (p->transport != TR_TCP && p->transport != TR_UDP && p->transport != TR_ICMP)
+		return;
+	struct flow_key k;
+	bool src_is_a, created;
+	flow_key_make(p, &k, &src_is_a);
+	struct flow *f = flow_lookup(&w->ft, &k, p->ts_us, &created, on_flow_end, w);
+	if (p->has_mac) {
+		f->has_mac = true;
+		memcpy(f->mac[src_is_a ? 0 : 1], p->src_mac, 6);
+		memcpy(f->mac[src_is_a ? 1 : 0], p->dst_mac, 6);
+	}
+	if (created)
+		new_flow(w, f, p, src_is_a);
+	else if (p->transport == TR_TCP && (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN && !f->syn_seen &&
+		 src_is_a != (f->client_is_a != 0))
+		f->client_is_a = src_is_a; /* a SYN settles who the client is */
+	if (p->transport == TR_TCP && (p->tcp_flags & TCP_SYN))
+		f->syn_seen = true;
+	bool to_server = src_is_a == (f->client_is_a != 0);
+	int dir = to_server ? DIR_C2S : DIR_S2C;
+	f->pkts[dir]++;
+	f->bytes[dir] += p->wirelen;
+
+	if (p->transport == TR_TCP) {
+		stream_segment(&w->sp, &w->ft.st, f, dir, p->seq, p->tcp_flags, p->payload, p->payload_len, on_bytes, w);
+	} else if (p->transport == TR_UDP && p->payload_len) {
+		const struct dissector *d = flow_dissector(w, f, p->payload, p->payload_len, to_server);
+		if (d) {
+			struct dctx *c = &w->dc;
+			ctx_setup(w, c, d, p, f, to_server);
+			run_parse(c, p->payload, p->payload_len);
+		}
+	}
+}
+
+void worker_packet(struct worker *w, int linktype, const uint8_t *frame, uint32_t caplen, uint32_t wirelen,
+		   uint64_t ts_us, uint64_t frameno)
+{
+	struct packet p;
+	w->st.packets++;
+	w->st.bytes += wirelen;
+	if (!w->st.first_ts || ts_us < w->st.first_ts)
+		w->st.first_ts = ts_us;
+	if (ts_us > w->st.last_ts)
+		w->st.last_ts = ts_us;
+	if (decode_frame(linktype, frame, caplen, wirelen, ts_us, &p, &w->ds) < 0) {
+		w->st.decode_errors++;
+		return;
+	}
+	p.frameno = frameno;
+	w->cur = &p;
+	flow_expire(&w->ft, ts_us, 4, on_flow_end, w);
+	if (p.transport == TR_L2)
+		handle_l2(w, &p);
+	else if (p.ip_version)
+		handle_ip(w, &p);
+	w->cur = NULL;
+}
+
+void worker_finish(struct worker *w)
+{
+	flow_flush_all(&w->ft, on_flow_end, w);
+	outbuf_flush(&w->out);
+}
+
+/* ---------------------------------------------------------------- threads */
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	unsigned idle = 0;
+	for (;;) {
+		struct brec *r = bring_peek(&w->in);
+		if (!r) {
+			if (atomic_load(&w->input_done) && !bring_peek(&w->in))
+				break;
+			if (++idle > 1000) {
+				struct timespec ts = { 0, 50000 };
+				nanosleep(&ts, NULL); /* idle: nothing to process */
+			} else {
+				cpu_relax();
+			}
+			continue;
+		}
+		idle = 0;
+		worker_packet(w, r->linktype, r->data, r->caplen, r->wirelen, r->ts_us, r->frameno);
+		bring_release(&w->in, r);
+	}
+	worker_finish(w);
+	return NULL;
+}
+
+int worker_start(struct worker *w, int linktype)
+{
+	(void)linktype;
+	return pthread_create(&w->thread, NULL, worker_main, w) ? -1 : 0;
+}
+
+void worker_join(struct worker *w)
+{
+	atomic_store(&w->input_done, true);
+	pthread_join(w->thread, NULL);
+}
+
+uint32_t worker_pick_hash(int linktype, const uint8_t *frame, uint32_t caplen)
+{
+	struct packet p;
+	struct decode_stats ds;
+	memset(&ds, 0, sizeof ds);
+	if (decode_frame(linktype, frame, caplen, caplen, 0, &p, &ds) < 0)
+		return 0;
+	uint64_t a, b;
+	if (p.ip_version) {
+		uint64_t x[2], y[2];
+		memcpy(x, p.src_ip, 16);
+		memcpy(y, p.dst_ip, 16);
+		a = (x[0] * 0x9e3779b97f4a7c15ULL) ^ (x[1] * 0xc2b2ae3d27d4eb4fULL);
+		b = (y[0] * 0x9e3779b97f4a7c15ULL) ^ (y[1] * 0xc2b2ae3d27d4eb4fULL);
+	} else {
+		uint64_t x = 0, y = 0;
+		memcpy(&x, p.src_mac, 6);
+		memcpy(&y, p.dst_mac, 6);
+		a = x * 0x9e3779b97f4a7c15ULL;
+		b = y * 0x9e3779b97f4a7c15ULL;
+	}
+	uint64_t h = (a + b) ^ ((a ^ b) >> 29) ^ p.vlan;
+	h ^= h >> 31;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	h ^= h >> 29;
+	return (uint32_t)h;
+}

@@ -1,0 +1,91 @@
+/*
+ * worker.h - one packet-processing worker: decode, flows, reassembly, dissectors.
+ *
+ * A worker owns everything it touches per packet (flow table, stream pool, fragment
+ * table, fact cache, output buffer) and shares nothing with other workers. Its only
+ * links to the rest of the process are its input ring (when it runs in its own
+ * thread) and its fact ring to the state thread.
+ *
+ * Must never: allocate, lock or make a system call per packet (output for --emit is
+ * buffered and written in large chunks), or see a packet of a flow another worker owns.
+ */
+#ifndef OTS_WORKER_H
+#define OTS_WORKER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "decode.h"
+#include "emit.h"
+#include "flow.h"
+#include "ipfrag.h"
+#include "ring.h"
+#include "stream.h"
+
+#define WORKER_MAX 64
+#define FACT_CACHE_SIZE 8192
+#define FACT_CACHE_TTL_US (60ull * 1000000)
+#define PROTO_COUNTERS 64
+
+struct proto_count {
+	const char *name;
+	uint64_t pdus;
+};
+
+struct fact_cache_entry {
+	uint64_t hash;
+	uint64_t ts;
+};
+
+struct worker_stats {
+	uint64_t packets, bytes, decode_errors, l2_frames, fragments;
+	uint64_t facts, facts_cached, violations, fact_waits;
+	uint64_t first_ts, last_ts;
+};
+
+struct worker {
+	int id;
+	unsigned emit;
+	struct flow_table ft;
+	struct stream_pool sp;
+	struct ipfrag frag;
+	struct decode_stats ds;
+	struct worker_stats st;
+	struct proto_count protos[PROTO_COUNTERS];
+	int nprotos;
+	struct fact_cache_entry *fcache;
+	struct spsc facts;          /* to the state thread */
+	struct outbuf out;
+	/* when running as a thread */
+	struct bring in;
+	pthread_t thread;
+	bool threaded;
+	_Atomic bool input_done;
+	/* the packet in progress */
+	const struct packet *cur;
+	struct dctx dc;
+};
+
+int worker_init(struct worker *w, int id, const struct config *cfg, unsigned emit, bool threaded);
+void worker_free(struct worker *w);
+
+/* Processes one captured frame (inline, in the caller's thread). */
+void worker_packet(struct worker *w, int linktype, const uint8_t *frame, uint32_t caplen, uint32_t wirelen,
+		   uint64_t ts_us, uint64_t frameno);
+
+/* End of input: flushes every flow (delivering what waits), and the output buffer. */
+void worker_finish(struct worker *w);
+
+/* Threaded mode: start the worker loop on its input ring; worker_join waits for it to
+ * drain the ring after input_done was set. */
+int worker_start(struct worker *w, int linktype);
+void worker_join(struct worker *w);
+
+/* Symmetric hash that picks the worker of a frame (both directions, and every
+ * fragment of a datagram, land on the same worker). */
+uint32_t worker_pick_hash(int linktype, const uint8_t *frame, uint32_t caplen);
+
+#endif
