@@ -272,7 +272,9 @@ void pdu_end(struct dctx *ctx)
 	if (!r->proto)
 		return;
 	count_pdu(ctx->w, r->proto);
-	if (ctx->want_pdus) {
+	if (ctx->w->pdu_hook) {
+		ctx->w->pdu_hook(ctx->w->hook_ctx, ctx);
+	} else if (ctx->want_pdus) {
 		const struct packet *p = ctx->pkt;
 		json_object *o = rec_new("pdu", p->ts_us);
 		json_object_object_add(o, "frame", json_object_new_int64((int64_t)p->frameno));
@@ -319,7 +321,7 @@ static void ctx_setup(struct worker *w, struct dctx *c, const struct dissector *
 	c->src_is_client = to_server;
 	c->after_gap = false;
 	c->truncated = false;
-	c->want_pdus = (w->emit & EMIT_PDUS) != 0;
+	c->want_pdus = (w->emit & EMIT_PDUS) != 0 || w->pdu_hook;
 	c->pdu.proto = NULL;
 }
 

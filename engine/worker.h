@@ -64,6 +64,9 @@ struct worker {
 	pthread_t thread;
 	bool threaded;
 	_Atomic bool input_done;
+	/* tests: receives every finished PDU record instead of the JSON output */
+	void (*pdu_hook)(void *hook_ctx, const struct dctx *ctx);
+	void *hook_ctx;
 	/* the packet in progress */
 	const struct packet *cur;
 	struct dctx dc;
