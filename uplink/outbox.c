@@ -227,7 +227,10 @@ static int find_victim(struct outbox *ob, MDB_txn *txn, unsigned mask, uint64_t 
 		struct entry_hdr h;
 		if (v.mv_size >= sizeof h) {
 			memcpy(&h, v.mv_data, sizeof h);
-			if (mask & (1u << h.kind)) {
+			/* the "outbox_full" notice is never evicted: it is the announcement */
+			bool notice = h.kind == OUTBOX_HEALTH && h.keylen == 11 && v.mv_size >= sizeof h + 11 &&
+				      !memcmp((const char *)v.mv_data + sizeof h, "outbox_full", 11);
+			if ((mask & (1u << h.kind)) && !notice) {
 				*seq = seq_from(&k);
 				mdb_cursor_close(c);
 				return 0;

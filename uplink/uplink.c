@@ -268,8 +268,12 @@ static bool run_lane(struct uplink *u, struct lane *l, struct outbox_msg *msgs, 
 	} else if (u->cfg.iothub_host[0]) {
 		for (int i = 0; i < n && !atomic_load(&u->abort); i++) {
 			if (azure_iothub_send(&u->az, &msgs[i], &res)) {
-				acked[na++] = msgs[i];
+				/* acknowledge each message at once: a crash resends at most the
+				 * one in flight (its message id makes the resend recognisable) */
 				succeeded(u, l);
+				u->st.sent++;
+				commit_results(u, &msgs[i], 1, NULL, 0);
+				progress = true;
 			} else if (permanent_status(res.status)) {
 				rej[nr++] = msgs[i];
 				fprintf(stderr, "otsensor: uplink: IoT Hub refused %s %s for good: %s\n",
@@ -308,7 +312,7 @@ static bool run_lane(struct uplink *u, struct lane *l, struct outbox_msg *msgs, 
 	u->st.sent += (uint64_t)na;
 	if (na || nr || l->fails)
 		commit_results(u, acked, na, rej, nr);
-	progress = na > 0 || nr > 0;
+	progress = progress || na > 0 || nr > 0;
 	free(acked);
 	free(rej);
 	return progress;

@@ -13,6 +13,7 @@
  *   outbox-tool STATE CONFIG run SECONDS                    start, run, stop at once
  *   outbox-tool STATE CONFIG stats                          depth and counters
  *   outbox-tool STATE CONFIG status [--json]                what `ctl uplink status` prints
+ *   outbox-tool sas iothub|servicebus RESOURCE KEY KEYNAME|- EXPIRY   print a SAS token
  *
  * Must never: be installed; it is a test driver.
  */
@@ -29,6 +30,7 @@
 
 #include "config.h"
 #include "outbox.h"
+#include "sas.h"
 #include "uplink.h"
 
 static struct config cfg;
@@ -158,6 +160,17 @@ int main(int argc, char **argv)
 	const char *cmd;
 	int rc;
 
+	if (argc == 7 && !strcmp(argv[1], "sas")) {
+		/* outbox-tool sas iothub|servicebus RESOURCE KEY KEYNAME|- EXPIRY */
+		char tok[1200], err[256];
+		if (sas_token(!strcmp(argv[2], "iothub") ? SAS_IOTHUB : SAS_SERVICEBUS, argv[3], argv[4],
+			      strcmp(argv[5], "-") ? argv[5] : NULL, atoll(argv[6]), tok, sizeof tok, err, sizeof err)) {
+			fprintf(stderr, "outbox-tool: %s\n", err);
+			return 1;
+		}
+		printf("%s\n", tok);
+		return 0;
+	}
 	if (argc < 4) {
 		fprintf(stderr, "usage: outbox-tool STATE CONFIG COMMAND [ARGS]\n");
 		return 2;
