@@ -505,7 +505,7 @@ def t_proxy(env):
     el = json.loads([l for l in r.stdout.splitlines() if l.startswith('{"elapsed"')][0])["elapsed"]
     check(summary(env.received(), "ch", n)[:2] == (0, 0), f"through a chain of two squids: {n} alerts arrive once")
     check(f"CONNECT {HUB}:443" in open(f"{chain_dir}/access.log").read() and
-          "FIRST_PARENT" in open(f"{chain_dir}/access.log").read(), "first squid forwarded the CONNECT to its parent")
+          "_PARENT/127.0.0.1" in open(f"{chain_dir}/access.log").read(), "first squid forwarded the CONNECT to its parent")
     print(f"  FIGURE: proxy chain, IoT Hub (one request per message): {n / el:.0f} messages/s ({n} in {el:.2f}s)")
     ehconf = env.config("chain-eh.ini", mode="proxy", proxy=f"http://127.0.0.1:{chain_port}", resolve=no_resolve,
                         iothub_host=None, device_id=None, eventhub_namespace=EH_NS, eventhub_name=EH_NAME,
