@@ -154,6 +154,11 @@ static void release(struct flow_table *t, uint32_t i)
 	t->active--;
 }
 
+static uint64_t timeout_of(const struct flow_table *t, const struct flow *f)
+{
+	return f->key.transport == TR_TCP && !f->dir[0].fin && !f->dir[1].fin ? t->tcp_timeout_us : t->timeout_us;
+}
+
 struct flow *flow_lookup(struct flow_table *t, const struct flow_key *k, uint64_t ts,
 			 bool *created, void (*on_evict)(void *ctx, struct flow *f), void *ctx)
 {
@@ -161,6 +166,15 @@ struct flow *flow_lookup(struct flow_table *t, const struct flow_key *k, uint64_
 	for (uint32_t i = t->buckets[h]; i != FLOW_NONE; i = t->flows[i].hnext) {
 		struct flow *f = &t->flows[i];
 		if (key_eq(&f->key, k)) {
+			if (ts > f->last_ts && ts - f->last_ts > timeout_of(t, f)) {
+				/* idle past its timeout but not swept yet: it ends here, whatever
+				 * the sweep's timing, so results do not depend on other traffic */
+				if (on_evict)
+					on_evict(ctx, f);
+				release(t, i);
+				t->st.expired++;
+				break;
+			}
 			*created = false;
 			if (t->lru_head != i) {
 				lru_unlink(t, i);
@@ -206,10 +220,6 @@ struct flow *flow_lookup(struct flow_table *t, const struct flow_key *k, uint64_
 	return f;
 }
 
-static uint64_t timeout_of(const struct flow_table *t, const struct flow *f)
-{
-	return f->key.transport == TR_TCP && !f->dir[0].fin && !f->dir[1].fin ? t->tcp_timeout_us : t->timeout_us;
-}
 
 void flow_expire(struct flow_table *t, uint64_t now, unsigned budget,
 		 void (*on_expire)(void *ctx, struct flow *f), void *ctx)

@@ -5,6 +5,8 @@
  * symmetric host-pair hash (inline when there is one worker), and reports a summary
  * or a stats record at the end. A truncated or corrupt file is processed as far as it
  * is readable; the byte where reading stopped is reported and the exit status is 1.
+ * A file that cannot be opened or is not a capture at all is a usage error (status 2);
+ * the other files are still read.
  *
  * Must never: stop at the first bad file without reading the others, or lose a
  * frame between the reader and a worker (a full ring makes the reader wait).
@@ -94,27 +96,46 @@ static void dispatch(struct replay_run *rr, int lt, const struct pcap_pkthdr *h,
 	bring_commit(&w->in, rec);
 }
 
+/* Every flow ends with its file (see WORKER_END_OF_FILE). */
+static void end_of_file(struct replay_run *rr)
+{
+	if (rr->nworkers == 1) {
+		worker_flush_flows(&rr->workers[0]);
+		return;
+	}
+	for (int i = 0; i < rr->nworkers; i++) {
+		struct worker *w = &rr->workers[i];
+		struct brec *rec;
+		while (!(rec = bring_reserve(&w->in, 0)))
+			cpu_relax();
+		rec->caplen = rec->wirelen = 0;
+		rec->linktype = WORKER_END_OF_FILE;
+		rec->ts_us = rec->frameno = 0;
+		bring_commit(&w->in, rec);
+	}
+}
+
 static int replay_file(struct replay_run *rr, const char *path)
 {
 	char errbuf[PCAP_ERRBUF_SIZE] = "";
 	FILE *fp = fopen(path, "rb");
 	if (!fp) {
 		fprintf(stderr, "otsensor: %s: cannot open: %s\n", path, strerror(errno));
-		return -1;
+		return -2;
 	}
 	setvbuf(fp, NULL, _IOFBF, 1u << 20);
 	pcap_t *p = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_MICRO, errbuf);
 	if (!p) {
 		fprintf(stderr, "otsensor: %s: not a readable pcap or pcapng file: %s\n", path, errbuf);
 		fclose(fp);
-		return -1;
+		return -2;
 	}
 	int lt = pcap_datalink(p);
 	if (!linktype_supported(lt)) {
 		fprintf(stderr, "otsensor: %s: link type %d (%s) is not supported\n", path, lt,
 			pcap_datalink_val_to_name(lt) ? pcap_datalink_val_to_name(lt) : "unknown");
 		pcap_close(p);
-		return -1;
+		return -1; /* a real capture, of a link we do not decode: not the user's mistake */
 	}
 	struct pcap_pkthdr *h;
 	const u_char *data;
@@ -133,6 +154,7 @@ static int replay_file(struct replay_run *rr, const char *path)
 		status = -1;
 	}
 	pcap_close(p); /* closes fp */
+	end_of_file(rr);
 	return status;
 }
 
@@ -320,9 +342,14 @@ int replay_main(const struct replay_opts *o, const struct config *cfg)
 			worker_start(&rr.workers[i], 0);
 	double t0 = now_s();
 	for (int i = 0; i < o->nfiles; i++) {
-		if (replay_file(&rr, o->files[i])) {
+		int rc = replay_file(&rr, o->files[i]);
+		if (rc) {
+			/* a file that is not a capture is the user's error (2); one that breaks off is 1 */
 			rr.files_failed++;
-			status = 1;
+			if (rc == -2)
+				status = 2;
+			else if (status == 0)
+				status = 1;
 		} else {
 			rr.files_ok++;
 		}

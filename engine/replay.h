@@ -20,7 +20,7 @@ struct replay_opts {
 	int nfiles;
 };
 
-/* Returns the process exit status (0, or 1 on a runtime failure). */
+/* Returns the process exit status: 0, 1 (a capture broke off), 2 (a file is not a capture). */
 int replay_main(const struct replay_opts *o, const struct config *cfg);
 
 #endif

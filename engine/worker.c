@@ -525,9 +525,14 @@ void worker_packet(struct worker *w, int linktype, const uint8_t *frame, uint32_
 	w->cur = NULL;
 }
 
-void worker_finish(struct worker *w)
+void worker_flush_flows(struct worker *w)
 {
 	flow_flush_all(&w->ft, on_flow_end, w);
+}
+
+void worker_finish(struct worker *w)
+{
+	worker_flush_flows(w);
 	outbuf_flush(&w->out);
 }
 
@@ -551,7 +556,10 @@ static void *worker_main(void *arg)
 			continue;
 		}
 		idle = 0;
-		worker_packet(w, r->linktype, r->data, r->caplen, r->wirelen, r->ts_us, r->frameno);
+		if (r->linktype == WORKER_END_OF_FILE)
+			worker_flush_flows(w);
+		else
+			worker_packet(w, r->linktype, r->data, r->caplen, r->wirelen, r->ts_us, r->frameno);
 		bring_release(&w->in, r);
 	}
 	worker_finish(w);

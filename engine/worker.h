@@ -79,6 +79,12 @@ void worker_free(struct worker *w);
 void worker_packet(struct worker *w, int linktype, const uint8_t *frame, uint32_t caplen, uint32_t wirelen,
 		   uint64_t ts_us, uint64_t frameno);
 
+/* End of one capture file: every flow ends (what waits is delivered), so the next file
+ * starts clean whichever worker sees it. Threaded workers get it as a ring record
+ * with this link type. */
+#define WORKER_END_OF_FILE (-1)
+void worker_flush_flows(struct worker *w);
+
 /* End of input: flushes every flow (delivering what waits), and the output buffer. */
 void worker_finish(struct worker *w);
 
