@@ -190,6 +190,12 @@ static void describe(struct uplink_http *hp, const char *url, CURLcode cc, long 
 		seterr(res, "DNS failure: cannot resolve the proxy (%s)", eb);
 		break;
 	case CURLE_PEER_FAILED_VERIFICATION:
+		curl_easy_getinfo(hp->h, CURLINFO_PROXY_SSL_VERIFYRESULT, &vr);
+		if (vr && hp->cfg->proxy[0]) {
+			seterr(res, "TLS verification failure: the certificate of the https proxy was refused: %s (X509 error %ld)",
+			       X509_verify_cert_error_string(vr), vr);
+			break;
+		}
 		curl_easy_getinfo(hp->h, CURLINFO_SSL_VERIFYRESULT, &vr);
 		if (vr)
 			snprintf(res->error, sizeof res->error,

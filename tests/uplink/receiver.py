@@ -180,7 +180,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.reply(204)
             log(a.log, {"svc": svc, "status": 204, "id": mid, "type": self.headers.get("iothub-app-record-type"),
                         "sensor": urllib.parse.unquote(self.headers.get("iothub-app-sensor") or ""),
-                        "key": rec.get("id"), "rec_type": rec.get("type")})
+                        "key": rec.get("id"), "rec_type": rec.get("type"),
+                        "body": rec if rec.get("type") == "health" else None})
             return None
 
         # Event Hubs
