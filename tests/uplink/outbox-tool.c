@@ -7,6 +7,7 @@
  *   outbox-tool STATE CONFIG enqueue-devices N UPDATES
  *   outbox-tool STATE CONFIG enqueue-evidence ALERT_ID PCAP
  *   outbox-tool STATE CONFIG enqueue-snapshot
+ *   outbox-tool STATE CONFIG enqueue-abort                  outbox_put, then abort the txn
  *   outbox-tool STATE CONFIG raise N INTERVAL_MS [PREFIX]   uplink runs while alerts are raised,
  *                                                          then drains (drain_timeout)
  *   outbox-tool STATE CONFIG drain                          start, drain, stop (like replay)
@@ -222,6 +223,19 @@ int main(int argc, char **argv)
 			off += rc == OUTBOX_OFF;
 		}
 		printf("{\"queued\":%d,\"dropped\":%d,\"off\":%d}\n", q, d, off);
+	} else if (!strcmp(cmd, "enqueue-abort")) {
+		/* an alert whose transaction is aborted leaves no outbox entry behind */
+		json_object *o = json_object_new_object();
+		const char *js;
+		json_object_object_add(o, "type", json_object_new_string("alert"));
+		json_object_object_add(o, "id", json_object_new_string("aborted"));
+		js = json_object_to_json_string(o);
+		if ((rc = mdb_txn_begin(env, NULL, 0, &txn)))
+			return 1;
+		rc = outbox_put(&ob, txn, OUTBOX_ALERT, "aborted", js, strlen(js));
+		mdb_txn_abort(txn);
+		json_object_put(o);
+		printf("{\"rc\":%d}\n", rc);
 	} else if (!strcmp(cmd, "enqueue-devices") && argc >= 6) {
 		int n = atoi(argv[4]), upd = atoi(argv[5]), q = 0, d = 0;
 		for (int r = 0; r < upd; r++)

@@ -336,6 +336,12 @@ def t_outbox(env):
         r = env.tool(env.config(name + ".ini", **kw), "stats", state="s-bad", check_rc=False)
         check(r.returncode == 2 and words in r.stderr, f"config refused: {r.stderr.strip()}")
 
+    conf = env.config("tx.ini")
+    env.tool(conf, "enqueue-alerts", 3, state="s-tx")
+    j, _ = env.tool_json(conf, "enqueue-abort", state="s-tx")
+    st, _ = env.tool_json(conf, "stats", state="s-tx")
+    check(j["rc"] == 0 and st["depth"] == 3, "an outbox entry put in an aborted transaction vanishes with it")
+
     conf = env.config("cap.ini", outbox_max_entries=100)
     j, _ = env.tool_json(conf, "enqueue-devices", 20, 10, state="s-cap")
     st, _ = env.tool_json(conf, "stats", state="s-cap")
@@ -676,6 +682,10 @@ def main():
         sys.exit("usage: run.py " + "|".join(TESTS))
     if not TOOL or not os.access(TOOL, os.X_OK):
         sys.exit("OUTBOX_TOOL is not set to the built outbox-tool")
+    # meson's timeout sends SIGTERM: still stop the servers and keep the evidence
+    def on_term(signum, frame):
+        raise Fail("terminated (timeout?)")
+    signal.signal(signal.SIGTERM, on_term)
     env = Env(name)
     print(f"uplink-{name}: {TESTS[name].__doc__}", flush=True)
     try:
