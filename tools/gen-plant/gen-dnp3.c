@@ -215,7 +215,9 @@ static int unsolicited(struct gp_sim *s, struct dnp3_sess *d, gp_time t, gp_time
     put_u8(&rsp, 0x82);
     put_u8(&rsp, 0x00);
     put_u8(&rsp, 0x00);
-    put_events(s, d, &rsp, t, (int)rng_range(&s->rng, 0, 2), (int)rng_range(&s->rng, 1, 3));
+    int nb = (int)rng_range(&s->rng, 0, 2); /* one draw per statement: deterministic order */
+    int na = (int)rng_range(&s->rng, 1, 3);
+    put_events(s, d, &rsp, t, nb, na);
     if ((rc = send_app(s, d, true, t, &rsp)) != GP_OK)
         return rc;
     buf_reset(&cf);

@@ -35,7 +35,7 @@ struct mb_poll {
     uint16_t tid;
     struct mb_op items[MB_MAX_ITEMS];
     int nitems;
-    uint32_t scans;
+    uint32_t scans, writes;
 };
 
 struct mb_sweep {
@@ -323,34 +323,37 @@ static int do_op(struct gp_sim *s, struct gp_tcp *c, struct gp_host *plc, const 
     return exchange(s, c, t, &req, &rsp, split, t_rsp);
 }
 
-static void pick_write(struct gp_sim *s, struct mb_op *w)
+/* Operator writes cycle through a fixed list from the start of every capture, so
+ * an attack segment's background never uses a function or address the normal
+ * capture of the same plant (if it is longer) did not already show. */
+static void pick_write(struct gp_sim *s, uint32_t n, struct mb_op *w)
 {
     memset(w, 0, sizeof *w);
-    switch (rng_below(&s->rng, 6)) {
-    case 0: case 1:
+    switch (n % 5) {
+    case 0:
         w->fc = 6;
-        w->addr = (uint16_t)(100 + rng_below(&s->rng, 10));
+        w->addr = (uint16_t)(100 + (n / 5) % 4);
+        w->qty2 = (uint16_t)rng_range(&s->rng, 200, 900);
+        break;
+    case 1:
+        w->fc = 16;
+        w->addr = 100;
+        w->qty = 4;
         w->qty2 = (uint16_t)rng_range(&s->rng, 200, 900);
         break;
     case 2:
-        w->fc = 16;
-        w->addr = 100;
-        w->qty = (uint16_t)rng_range(&s->rng, 2, 6);
-        w->qty2 = (uint16_t)rng_range(&s->rng, 200, 900);
-        break;
-    case 3:
         w->fc = 5;
-        w->addr = (uint16_t)(8 + rng_below(&s->rng, 8));
+        w->addr = 8;
         w->qty = (uint16_t)rng_below(&s->rng, 2);
         break;
-    case 4:
-        w->fc = 15;
-        w->addr = 0;
-        w->qty = 8 + (uint16_t)rng_below(&s->rng, 9);
-        break;
-    default:
+    case 3:
         w->fc = 22;
         w->addr = 110;
+        break;
+    default:
+        w->fc = 15;
+        w->addr = 0;
+        w->qty = 12;
         break;
     }
 }
@@ -408,11 +411,11 @@ static int poll_step(struct gp_sim *s, struct gp_task *t)
     }
     if (now >= m->next_write) {
         struct mb_op w;
-        pick_write(s, &w);
+        pick_write(s, m->writes++, &w);
         if ((rc = do_op(s, &m->tcp, m->plc, &w, &m->tid, now, 0, &t_rsp)) != GP_OK)
             return rc;
         now = t_rsp + rtt_us(s, 200, 1200);
-        m->next_write = now + GP_SEC(rng_range(&s->rng, 20, 90));
+        m->next_write = now + GP_SEC(rng_range(&s->rng, 10, 30));
     }
     t->next = start + jitter(s, m->period, 2);
     /* Windows delayed ACK when the next scan is far away. */
@@ -496,11 +499,13 @@ int gen_modbus_setup(struct gp_sim *s)
         it[m->nitems++] = (struct mb_op){.fc = 3, .addr = 0, .qty = (uint16_t)rng_range(&s->rng, 10, 40)};
         if (rng_chance(&s->rng, 600))
             it[m->nitems++] = (struct mb_op){.fc = 4, .addr = 0, .qty = (uint16_t)rng_range(&s->rng, 6, 16)};
-        it[m->nitems++] = (struct mb_op){.fc = (uint8_t)(rng_chance(&s->rng, 500) ? 1 : 2), .addr = 0,
-                                         .qty = (uint16_t)(rng_chance(&s->rng, 500) ? 16 : 21)};
+        /* one draw per statement: initializer evaluation order is unspecified */
+        uint8_t bit_fc = (uint8_t)(rng_chance(&s->rng, 500) ? 1 : 2);
+        uint16_t bit_qty = (uint16_t)(rng_chance(&s->rng, 500) ? 16 : 21);
+        it[m->nitems++] = (struct mb_op){.fc = bit_fc, .addr = 0, .qty = bit_qty};
         if (k % 4 == 1)
             it[m->nitems++] = (struct mb_op){.fc = 23, .addr = 20, .qty = 4, .addr2 = 120, .qty2 = 2};
-        m->next_write = s->t0 + GP_SEC(rng_range(&s->rng, 5, 60));
+        m->next_write = s->t0 + GP_SEC(rng_range(&s->rng, 3, 20));
         if (!task_add(s, s->t0 + rng_below(&s->rng, (uint32_t)GP_SEC(2)), poll_step, m))
             return GP_ERR_NOMEM;
         k++;

@@ -28,6 +28,7 @@ struct s7_poll {
     struct gp_host *cli, *plc;
     gp_time period, session_end, next_write;
     uint16_t db;
+    uint32_t writes;
 };
 
 struct s7_sweep {
@@ -334,7 +335,7 @@ static int s7_szl(struct gp_sim *s, struct s7_conn *c, struct gp_host *plc, gp_t
     } else { /* 0x001c component identification */
         static const uint16_t idx[] = {1, 2, 3, 4, 5, 7};
         const char *val[6];
-        val[0] = "SIMATIC 300(1)";
+        val[0] = strstr(plc->model, "CPU 3") ? "SIMATIC 300(1)" : "S7-1500/ET200MP station_1";
         val[1] = plc->name;
         val[2] = "LINE2-PUMPS";
         val[3] = "Original Siemens Equipment";
@@ -379,7 +380,7 @@ static int poll_step(struct gp_sim *s, struct gp_task *t)
         return rc;
     if (now >= p->next_write) {
         now += rtt_us(s, 300, 1500);
-        if ((rc = s7_write(s, &p->c, now, p->db, 100 + 2 * rng_below(&s->rng, 4),
+        if ((rc = s7_write(s, &p->c, now, p->db, 100 + 2 * (p->writes++ % 2),
                            (uint16_t)rng_range(&s->rng, 100, 900), &now)) != GP_OK)
             return rc;
         p->next_write = now + GP_SEC(rng_range(&s->rng, 30, 120));

@@ -112,8 +112,9 @@ bad:
     fprintf(stderr, "gen-plant: %s: '%s' is not a number of seconds\n", flag, v ? v : "");
     return GP_ERR_USAGE;
 range:
-    fprintf(stderr, "gen-plant: %s: %s is out of range (%llu..%llu seconds)\n", flag, v,
-            (unsigned long long)(lo / 1000000u), (unsigned long long)(hi / 1000000u));
+    fprintf(stderr, "gen-plant: %s: %s is out of range (%llu.%03llu..%llu seconds)\n", flag, v,
+            (unsigned long long)(lo / 1000000u), (unsigned long long)(lo % 1000000u / 1000u),
+            (unsigned long long)(hi / 1000000u));
     return GP_ERR_USAGE;
 }
 

@@ -190,7 +190,10 @@ int plant_build(struct gp_plant *p, uint64_t seed, int ndevices)
         h->vendor = "Rockwell Automation";
         int m = (int)rng_below(&r, 3);
         snprintf(h->model, sizeof h->model, "%s", ab_models[m]);
-        snprintf(h->firmware, sizeof h->firmware, "%u.%u", 20u + rng_below(&r, 14), rng_below(&r, 20));
+        /* one draw per statement: argument evaluation order is unspecified */
+        unsigned fw_major = 20u + rng_below(&r, 14);
+        unsigned fw_minor = rng_below(&r, 20);
+        snprintf(h->firmware, sizeof h->firmware, "%u.%u", fw_major, fw_minor);
         snprintf(h->serial, sizeof h->serial, "%08x", (unsigned)rng_next(&r));
         h->unit_or_addr = (uint16_t)m;
         h->ttl = 64;
