@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "ctl.h"
 #include "emit.h"
 #include "replay.h"
 
@@ -105,6 +106,36 @@ static int cmd_replay(int argc, char **argv)
 	return rc;
 }
 
+static int cmd_ctl(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "state", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *state_dir = CTL_DEFAULT_STATE;
+	bool json = false;
+	int c;
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's': state_dir = optarg; break;
+		case 'j': json = true; break;
+		case 'h': fputs(usage_text, stdout); return 0;
+		case ':': return usage_error("%s needs a value", argv[optind - 1]);
+		default: return usage_error("ctl: unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		return usage_error("%s", "ctl: no command given");
+	int rc = ctl_run(state_dir, json, argc - optind, argv + optind);
+	if (rc == 2)
+		fputs(usage_text, stderr);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2)
@@ -120,5 +151,7 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "replay"))
 		return cmd_replay(argc - 1, argv + 1);
+	if (!strcmp(cmd, "ctl"))
+		return cmd_ctl(argc - 1, argv + 1);
 	return usage_error("unknown command '%s'", cmd);
 }

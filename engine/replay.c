@@ -21,7 +21,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "otstate.h"
 #include "replay.h"
+#ifdef OTS_HAVE_UPLINK
+#include "uplink.h"
+#endif
 #include "state.h"
 #include "worker.h"
 
@@ -322,6 +326,28 @@ int replay_main(const struct replay_opts *o, const struct config *cfg)
 	}
 	int status = 0;
 	int inited = 0;
+	struct ots_state *ots = NULL;
+#ifdef OTS_HAVE_UPLINK
+	struct uplink *up = NULL;
+#endif
+	{
+		char err[1024];
+		if (ots_state_open(&ots, state_dir, cfg, o->learning, err, sizeof err)) {
+			fprintf(stderr, "otsensor: %s\n", err);
+			status = 2;
+			goto out;
+		}
+	}
+#ifdef OTS_HAVE_UPLINK
+	{
+		char err[512];
+		if (uplink_start(&up, ots->st.env, cfg, err, sizeof err)) {
+			fprintf(stderr, "otsensor: uplink: %s\n", err);
+			status = 2;
+			goto out;
+		}
+	}
+#endif
 	for (int i = 0; i < n; i++, inited++) {
 		if (worker_init(&rr.workers[i], i, cfg, o->emit, n > 1)) {
 			fprintf(stderr, "otsensor: cannot allocate worker %d (flow table of %u flows, %u stream buffers)\n",
@@ -331,7 +357,9 @@ int replay_main(const struct replay_opts *o, const struct config *cfg)
 		}
 	}
 	struct state_thread *st = calloc(1, sizeof *st);
-	if (!st || state_start(st, rr.workers, n, o->emit, NULL)) {
+	ots_state_set_workers(ots, rr.workers, n);
+	struct state_sink sink = { ots, ots_state_apply };
+	if (!st || state_start(st, rr.workers, n, o->emit, &sink)) {
 		fprintf(stderr, "otsensor: cannot start the state thread\n");
 		free(st);
 		status = 1;
@@ -360,13 +388,31 @@ int replay_main(const struct replay_opts *o, const struct config *cfg)
 	else
 		worker_finish(&rr.workers[0]);
 	state_stop(st);
+#ifdef OTS_HAVE_UPLINK
+	uplink_stop(up, cfg->uplink.drain_timeout);
+	up = NULL;
+#endif
+	ots_state_finish(ots); /* evidence requests the workers had no packet left to answer */
+	if (st->sink_errors)
+		status = 1;
 	double elapsed = now_s() - t0;
+	if (o->emit & (EMIT_DEVICES | EMIT_ALERTS)) {
+		struct outbuf ob;
+		if (outbuf_init(&ob, 1u << 18) == 0) {
+			ots_state_emit(ots, o->emit, &ob);
+			outbuf_free(&ob);
+		}
+	}
 	if (o->emit & EMIT_STATS)
 		stats_record(&rr, st, elapsed);
 	if (!o->emit)
 		human_summary(&rr, st, elapsed);
 	free(st);
 out:
+#ifdef OTS_HAVE_UPLINK
+	uplink_stop(up, 0);
+#endif
+	ots_state_close(ots);
 	for (int i = 0; i < inited; i++)
 		worker_free(&rr.workers[i]);
 	free(rr.workers);

@@ -34,6 +34,8 @@ int worker_init(struct worker *w, int id, const struct config *cfg, unsigned emi
 		worker_free(w);
 		return -1;
 	}
+	if (cfg->state.evidence_max_mb)
+		evring_init(&w->ev); /* without memory for it, alerts just have no evidence */
 	return 0;
 }
 
@@ -46,6 +48,7 @@ void worker_free(struct worker *w)
 	outbuf_free(&w->out);
 	free(w->fcache);
 	w->fcache = NULL;
+	evring_free(&w->ev);
 	if (w->threaded)
 		bring_free(&w->in);
 }
@@ -472,6 +475,7 @@ static void handle_ip(struct worker *w, struct packet *p)
 	bool src_is_a, created;
 	flow_key_make(p, &k, &src_is_a);
 	struct flow *f = flow_lookup(&w->ft, &k, p->ts_us, &created, on_flow_end, w);
+	w->cur_flow_id = f->id;
 	if (p->has_mac) {
 		f->has_mac = true;
 		memcpy(f->mac[src_is_a ? 0 : 1], p->src_mac, 6);
@@ -505,6 +509,7 @@ void worker_packet(struct worker *w, int linktype, const uint8_t *frame, uint32_
 		   uint64_t ts_us, uint64_t frameno)
 {
 	struct packet p;
+	evring_poll(&w->ev);
 	w->st.packets++;
 	w->st.bytes += wirelen;
 	if (!w->st.first_ts || ts_us < w->st.first_ts)
@@ -517,12 +522,14 @@ void worker_packet(struct worker *w, int linktype, const uint8_t *frame, uint32_
 	}
 	p.frameno = frameno;
 	w->cur = &p;
+	w->cur_flow_id = 0;
 	flow_expire(&w->ft, ts_us, 4, on_flow_end, w);
 	if (p.transport == TR_L2)
 		handle_l2(w, &p);
 	else if (p.ip_version)
 		handle_ip(w, &p);
 	w->cur = NULL;
+	evring_add(&w->ev, linktype, frame, caplen, wirelen, ts_us, w->cur_flow_id, &p);
 }
 
 void worker_flush_flows(struct worker *w)

@@ -20,6 +20,7 @@
 #include "config.h"
 #include "decode.h"
 #include "emit.h"
+#include "evidence.h"
 #include "flow.h"
 #include "ipfrag.h"
 #include "ring.h"
@@ -59,6 +60,8 @@ struct worker {
 	struct fact_cache_entry *fcache;
 	struct spsc facts;          /* to the state thread */
 	struct outbuf out;
+	struct evring ev;           /* recent frames for alert evidence (alerts/evidence.h) */
+	uint32_t cur_flow_id;       /* flow of the packet in progress, 0 if none */
 	/* when running as a thread */
 	struct bring in;
 	pthread_t thread;

@@ -1,0 +1,85 @@
+/*
+ * evidence.h - the packets behind an alert: a small ring of recent frames in each
+ * worker, and pcap files under STATE/evidence written from it.
+ *
+ * Race-free by ownership: only the worker ever touches its ring. When the state
+ * thread raises an alert it pushes a request (alert id, flow id or host, path) into
+ * the worker's request ring (SPSC, lock-free); the worker polls that ring between
+ * packets (two atomic loads per packet) and writes the file itself with
+ * pcap_dump, to "<path>.tmp" then renamed, so a reader never sees half a file. After
+ * the workers stopped, the state thread answers what is left (evring_service).
+ * The state thread caps the directory at [alerts] evidence_max_mb, oldest first.
+ *
+ * Per packet: one memcpy of at most EVR_SNAP bytes into a fixed slot; no allocation,
+ * lock or system call.
+ *
+ * Must never: block a worker on the state thread, or write outside STATE/evidence.
+ */
+#ifndef OTS_EVIDENCE_H
+#define OTS_EVIDENCE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ring.h"
+
+#define EVR_SLOTS 2048
+#define EVR_SNAP 1536
+#define EVR_REQS 256
+
+struct evr_slot {
+	uint64_t ts_us;
+	uint32_t flow_id, caplen, wirelen;
+	int32_t linktype;
+	uint8_t family;
+	uint8_t src_ip[16], dst_ip[16];
+	uint8_t src_mac[6], dst_mac[6];
+	uint8_t data[EVR_SNAP];
+};
+
+struct evr_req {
+	uint64_t alert_id;
+	uint32_t flow_id;
+	uint32_t max_packets;
+	bool host;              /* every packet to or from the host below, not only the flow */
+	uint8_t family;
+	uint8_t ip[16];
+	uint8_t mac[6];
+	char path[480];
+};
+
+struct evring {
+	struct evr_slot *slots; /* NULL: evidence disabled */
+	uint64_t n;             /* frames ever added */
+	struct spsc req;
+	uint64_t written, failed;
+};
+
+struct packet;
+
+int evring_init(struct evring *r);
+void evring_free(struct evring *r);
+/* the worker, after each packet (flow_id 0 for frames without a flow) */
+void evring_add(struct evring *r, int linktype, const uint8_t *frame, uint32_t caplen, uint32_t wirelen,
+		uint64_t ts_us, uint32_t flow_id, const struct packet *p);
+/* the worker, between packets: answers waiting requests */
+static inline void evring_poll(struct evring *r);
+void evring_service(struct evring *r);
+
+static inline void evring_poll(struct evring *r)
+{
+	if (r->slots && !spsc_empty(&r->req))
+		evring_service(r);
+}
+
+/* the state thread: asks fact->worker for the packets of the fact's flow (or of its
+ * source host) and fills path with the file it will hold ("" without evidence) */
+struct ots_state;
+struct fact;
+void evidence_request(struct ots_state *s, const struct fact *f, uint64_t alert_id, bool host, char *path,
+		      size_t n);
+/* keeps STATE/evidence under the cap, oldest files first */
+void evidence_enforce_cap(struct ots_state *s);
+
+#endif

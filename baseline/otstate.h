@@ -1,0 +1,167 @@
+/*
+ * otstate.h - the sensor state the state thread owns: store, inventory, baseline,
+ * learning mode and the alert engines, behind one sink (ots_state_apply).
+ *
+ * Ownership: everything in struct ots_state belongs to the state thread (the one
+ * that calls ots_state_apply); the console and other processes see it only through
+ * LMDB. The inventory is cached in memory (loaded at open, written back as JSON in
+ * each batch's transaction when a device changed); baseline items and alerts are
+ * read from LMDB each time, so console changes (ctl alert learn, learning off) take
+ * effect at the next batch.
+ *
+ * Must never: hold a write transaction between two batches, or use wall time for a
+ * decision (packet time only: fact->ts_us).
+ */
+#ifndef OTS_OTSTATE_H
+#define OTS_OTSTATE_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "emit.h"
+#include "fact.h"
+#include "store.h"
+
+struct worker;
+struct outbox;
+
+#define DEV_MAX_MACS 4
+#define DEV_MAX_IPS 8
+#define DEV_MAX_VLANS 4
+#define DEV_MAX_PROTOS 16
+#define DEV_MAX_PEERS 8
+#define DEV_ID_LEN 48
+#define INV_MAX_DEVICES 65536
+
+struct dev_ip {
+	uint8_t family;
+	uint8_t ip[16];
+	bool arp;               /* the MAC itself announced it (ARP): owned, not routed */
+};
+
+struct dev_proto {
+	char name[16];
+	uint8_t roles;          /* 1 client, 2 server */
+};
+
+struct device {
+	char id[DEV_ID_LEN];
+	uint8_t macs[DEV_MAX_MACS][6];
+	int nmacs;
+	struct dev_ip ips[DEV_MAX_IPS];
+	int nips;
+	uint16_t vlans[DEV_MAX_VLANS];
+	int nvlans;
+	char vendor[80], hostname[64], model[FACT_STR], firmware[FACT_STR], serial[64], role[32], os[64];
+	struct dev_proto protos[DEV_MAX_PROTOS];
+	int nprotos;
+	uint64_t first_seen, last_seen;
+	bool router;            /* carries many IPs of other subnets */
+	bool behind_router;     /* keyed by IP: seen only through a router's MAC */
+	uint32_t eng_actions;   /* program/firmware transfers it made as a client */
+	uint32_t ics_peers[DEV_MAX_PEERS]; /* indexes+1 of ICS servers it polls */
+	int npeers;
+	bool dirty;
+	bool silent_alerted;
+};
+
+/* small open-addressing map: 64-bit key -> device index */
+struct imap {
+	uint64_t *keys;
+	int32_t *vals;
+	size_t cap, n;
+};
+
+/* anomaly counters: one slot per (source, target) or source, reset by the window */
+struct anom_slot {
+	uint64_t key;
+	uint64_t win_start;
+	uint32_t count;
+	bool alerted;
+	uint16_t nset;
+	uint32_t set[64];       /* distinct items seen (ports, targets): first 64 kept */
+};
+#define ANOM_SLOTS 4096
+
+struct ev_req;
+
+struct ots_state {
+	struct store st;
+	const struct config *cfg;
+	const struct state_config *sc;
+	struct outbox *ob;      /* NULL when the uplink is not built */
+	bool ob_open;
+	/* inventory */
+	struct device *devs;
+	int ndevs;
+	struct imap by_mac, by_ip;
+	uint64_t devices_dropped;
+	/* learning */
+	bool learning;
+	uint64_t last_new_ts;   /* packet time a baseline item was last added */
+	uint64_t now;           /* latest packet time */
+	uint64_t prev_batch_ts;
+	uint64_t gap_reset_ts;  /* capture resumed after a gap: silence counts from here */
+	uint64_t next_silent_check;
+	/* anomaly tables */
+	struct anom_slot *port_scan, *ip_sweep, *arp_scan, *flow_burst, *exc_flood;
+	/* evidence */
+	struct worker *workers;
+	int nworkers;
+	char evidence_dir[600];
+	bool evidence_pending;
+	/* flows that carried operational events (alerts/engine.c) */
+#define EVFLOWS 64
+	struct { uint8_t worker; uint32_t flow_id; uint64_t ts; } evflows[EVFLOWS];
+	int nevflows;
+	uint64_t evflow_next;
+	/* transaction in progress */
+	MDB_txn *txn;
+	int txn_err;
+	/* alerts created in this run */
+	uint64_t alerts_new, alerts_folded, store_errors;
+	double last_sync;
+	bool full_reported;
+};
+
+/* Opens the store in dir (creating it) with cfg's settings; learning: -1 keep the
+ * stored mode (a fresh store starts with [learning] mode), 0 off, 1 on. Returns 0,
+ * or -1 with err naming the fault. */
+int ots_state_open(struct ots_state **out, const char *dir, const struct config *cfg, int learning, char *err,
+		   size_t errlen);
+/* the state_sink apply function: one write transaction per call */
+int ots_state_apply(void *ctx, const struct fact *facts, size_t n);
+/* where to ask for evidence packets (the workers' rings) */
+void ots_state_set_workers(struct ots_state *s, struct worker *workers, int n);
+/* after the workers stopped: answers evidence requests still waiting */
+void ots_state_finish(struct ots_state *s);
+/* device and alert records (--emit devices,alerts) */
+void ots_state_emit(struct ots_state *s, unsigned emit, struct outbuf *out);
+void ots_state_close(struct ots_state *s);
+
+/* ---- internal, shared by baseline/ and alerts/ ---- */
+
+/* inventory.c */
+int inv_load(struct ots_state *s, MDB_txn *txn);
+int inv_save_dirty(struct ots_state *s, MDB_txn *txn);
+/* the device of one end of a fact (created if new); -1 for none (public address,
+ * broadcast, no address); *is_new set when created now */
+int inv_endpoint(struct ots_state *s, const struct fact *f, const struct fact_endpoint *e, bool *is_new);
+void inv_identity(struct ots_state *s, int d, const char *key, const char *value);
+void inv_proto(struct ots_state *s, int d, const char *proto, bool server);
+void inv_ics_peer(struct ots_state *s, int client, int server);
+const char *inv_type(const struct ots_state *s, int d);
+bool addr_is_public(const struct state_config *sc, int family, const uint8_t *ip);
+bool proto_is_ics(const char *proto);
+json_object *device_to_json(const struct device *d, const struct ots_state *s, MDB_txn *txn);
+/* baseline key of a device ("D|id") */
+void bl_dev_key(char *buf, size_t n, const char *id);
+
+/* learning state in meta */
+int learning_get(struct store *st, MDB_txn *txn, bool *on);
+int learning_set(struct store *st, MDB_txn *txn, bool on, uint64_t ts);
+
+#endif

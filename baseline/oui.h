@@ -1,0 +1,22 @@
+/*
+ * oui.h - MAC vendor lookup from Debian's ieee-data (MA-L, MA-M and MA-S registries).
+ *
+ * Loaded once at start into one sorted array; lookups are a binary search, longest
+ * prefix first (MA-S 36 bits, MA-M 28 bits, MA-L 24 bits).
+ *
+ * Must never: be loaded on a per-packet or per-fact path.
+ */
+#ifndef OTS_OUI_H
+#define OTS_OUI_H
+
+#include <stdint.h>
+
+#define OUI_DIR "/usr/share/ieee-data"
+
+/* Loads dir/oui.csv, mam.csv, oui36.csv (missing files are skipped). Returns the
+ * number of prefixes loaded. Safe to call more than once (loads only once). */
+int oui_load(const char *dir);
+/* Vendor of a MAC, or NULL. Locally administered MACs have none. */
+const char *oui_vendor(const uint8_t mac[6]);
+
+#endif
