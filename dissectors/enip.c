@@ -32,7 +32,8 @@
 
 /* a request waiting for its response */
 struct en_req {
-	uint64_t key;           /* sender context (SendRRData) or connection/sequence (SendUnitData) */
+	uint32_t key_lo, key_hi; /* sender context (SendRRData) or connection/sequence (SendUnitData);
+				  * two halves: the engine only guarantees 4-byte alignment of state */
 	uint32_t cls;           /* class of the outer request path, NO_CLASS if none */
 	uint32_t eff_cls;       /* class of the request that matters (inside Unconnected Send) */
 	uint16_t conn_cls;      /* Forward Open: first class of the connection path (0xffff none) */
@@ -55,6 +56,7 @@ struct en_state {
 };
 
 _Static_assert(sizeof(struct en_state) <= DISSECTOR_STATE_SIZE, "enip state too large");
+_Static_assert(_Alignof(struct en_state) <= 4, "enip state must not need more than 4-byte alignment");
 
 /* what a request path says */
 struct epath {
@@ -283,13 +285,24 @@ static bool parse_epath(struct rd *p, struct epath *e)
 
 /* ---------------------------------------------------------------- pending requests */
 
+static bool key_is(const struct en_req *q, uint64_t key)
+{
+	return q->key_lo == (uint32_t)key && q->key_hi == (uint32_t)(key >> 32);
+}
+
+static void key_set(struct en_req *q, uint64_t key)
+{
+	q->key_lo = (uint32_t)key;
+	q->key_hi = (uint32_t)(key >> 32);
+}
+
 static struct en_req *remember(struct en_state *s, uint64_t key)
 {
 	for (int i = 0; i < EN_PENDING; i++) {
-		if (s->pending[i].used && s->pending[i].key == key) {
+		if (s->pending[i].used && key_is(&s->pending[i], key)) {
 			memset(&s->pending[i], 0, sizeof s->pending[i]);
 			s->pending[i].used = 1;
-			s->pending[i].key = key;
+			key_set(&s->pending[i], key);
 			return &s->pending[i];
 		}
 	}
@@ -297,14 +310,14 @@ static struct en_req *remember(struct en_state *s, uint64_t key)
 	s->next_req = (uint8_t)((s->next_req + 1) % EN_PENDING);
 	memset(q, 0, sizeof *q);
 	q->used = 1;
-	q->key = key;
+	key_set(q, key);
 	return q;
 }
 
 static struct en_req *match(struct en_state *s, uint64_t key)
 {
 	for (int i = 0; i < EN_PENDING; i++)
-		if (s->pending[i].used && s->pending[i].key == key)
+		if (s->pending[i].used && key_is(&s->pending[i], key))
 			return &s->pending[i];
 	return NULL;
 }

@@ -20,7 +20,8 @@ static size_t bvlc(uint8_t *b, uint8_t func, uint8_t ctl, const uint8_t *apdu, s
 	b[1] = func;
 	b[4] = 1;
 	b[5] = ctl;
-	memcpy(b + 6, apdu, n);
+	if (n)
+		memcpy(b + 6, apdu, n);
 	size_t len = 6 + n;
 	b[2] = (uint8_t)(len >> 8);
 	b[3] = (uint8_t)len;
