@@ -26,7 +26,7 @@
 
 #define ENIP_HDR 24
 #define EN_PENDING 8
-#define EN_CONNS 4
+#define EN_CONNS 7
 #define NO_CLASS 0xffffffffu
 #define CONN_NONE 0xff
 
@@ -35,7 +35,7 @@ struct en_req {
 	uint32_t key_lo, key_hi; /* sender context (SendRRData) or connection/sequence (SendUnitData);
 				  * two halves: the engine only guarantees 4-byte alignment of state */
 	uint32_t cls;           /* class of the outer request path, NO_CLASS if none */
-	uint32_t eff_cls;       /* class of the request that matters (inside Unconnected Send) */
+	uint16_t eff_cls;       /* class of the request that matters (inside Unconnected Send), 0xffff none */
 	uint16_t conn_cls;      /* Forward Open: first class of the connection path (0xffff none) */
 	uint8_t svc, eff_svc;
 	uint8_t used;
@@ -575,13 +575,13 @@ static int cip_message(struct dctx *ctx, struct en_state *s, struct rd m, uint64
 		p->cls = cls;
 		p->svc = q.svc;
 		p->eff_svc = q.svc;
-		p->eff_cls = cls;
+		p->eff_cls = cls < 0xffff ? (uint16_t)cls : 0xffff;
 		p->conn_cls = 0xffff;
 		if (cls == 6 && q.svc == 0x52) {
 			struct cip_req inner;
 			if (unconnected_send(ctx, s, q.data, &inner)) {
 				p->eff_svc = inner.svc;
-				p->eff_cls = inner.path.has_cls ? inner.path.cls : NO_CLASS;
+				p->eff_cls = inner.path.has_cls && inner.path.cls < 0xffff ? (uint16_t)inner.path.cls : 0xffff;
 				pdu_u(ctx, "embedded_service", inner.svc);
 				if (inner.path.has_cls)
 					pdu_u(ctx, "embedded_class", inner.path.cls);
@@ -614,7 +614,7 @@ static int cip_message(struct dctx *ctx, struct en_state *s, struct rd m, uint64
 				pdu_s(ctx, "service_name", n);
 		}
 		if (rc == 0 && status != 0 && status != 6) /* 6: partial data, more to come */
-			op_fact(ctx, q ? q->eff_svc : svc, q ? q->eff_cls : NO_CLASS, NULL, true, status);
+			op_fact(ctx, q ? q->eff_svc : svc, q && q->eff_cls != 0xffff ? q->eff_cls : NO_CLASS, NULL, true, status);
 		if (rc == 0 && q && status == 0) {
 			if (q->eff_svc == 0x01 && q->eff_cls == 1 && svc == 0x01)
 				identity_attrs(ctx, &m, SUBJ_SRC);
