@@ -245,7 +245,7 @@ static void var_access(struct dctx *ctx, const struct ber *vas)
 
 static void service_event(struct dctx *ctx, uint32_t svc)
 {
-	enum fact_subject srv = dctx_server(ctx);
+	enum fact_subject srv = SUBJ_DST; /* requests go to the server */
 	const char *n = service_name(svc);
 	switch (svc) {
 	case 40: case 42: dctx_event(ctx, EV_PLC_START, srv, "MMS %s program invocation", n); break;
@@ -263,7 +263,7 @@ static void service_event(struct dctx *ctx, uint32_t svc)
 
 static void identify_response(struct dctx *ctx, struct rd v)
 {
-	enum fact_subject srv = dctx_server(ctx);
+	enum fact_subject srv = SUBJ_SRC; /* the server answers */
 	struct ber e;
 	while (!rd_empty(&v) && ber_next(&v, &e) == BER_OK) {
 		if (e.cls != BER_CTX || e.cons)
@@ -290,18 +290,23 @@ static void confirmed(struct dctx *ctx, struct rd v, bool req, bool partial)
 	}
 	uint32_t invoke = ber_uint(e.val);
 	pdu_u(ctx, "invoke_id", invoke);
-	int rc;
-	while ((rc = ber_next(&v, &e)) == BER_OK && e.cls == BER_UNIV && e.tag == 16)
-		; /* listOfModifier */
-	if (rc != BER_OK) {
-		if (rc == BER_INDEF)
-			dctx_violation(ctx, "mms: indefinite BER length");
-		else if (!partial && !(rc == BER_SHORT && rd_empty(&v)))
-			dctx_violation(ctx, "mms: malformed confirmed service");
-		if (!partial)
+	bool got = false;
+	while (!rd_empty(&v)) {
+		struct rd save = v;
+		if (!ber_get(&v, &e, partial)) {
+			struct ber tmp;
+			if (ber_next(&save, &tmp) == BER_INDEF)
+				dctx_violation(ctx, "mms: indefinite BER length");
+			else
+				dctx_violation(ctx, "mms: confirmed service runs past its PDU or is malformed");
 			return;
+		}
+		if (e.cls == BER_UNIV && e.tag == 16)
+			continue; /* listOfModifier */
+		got = true;
+		break;
 	}
-	if (rc != BER_OK || e.cls != BER_CTX)
+	if (!got || e.cls != BER_CTX)
 		return; /* tshark shows no service either */
 	uint32_t svc = e.tag;
 	const char *n = service_name(svc);
@@ -335,10 +340,13 @@ static void confirmed(struct dctx *ctx, struct rd v, bool req, bool partial)
 static int mms_pdu(struct dctx *ctx, struct rd *r, bool partial)
 {
 	struct ber e;
+	struct rd save = *r;
 	int rc = ber_next(r, &e);
-	if (rc == BER_SHORT && partial && e.cls == BER_CTX) {
+	if (rc == BER_SHORT && partial) {
 		/* the head of a long PDU: its contents go on in fragments we did not keep */
-		rc = BER_OK;
+		*r = save;
+		if (ber_next_lenient(r, &e, true))
+			rc = BER_OK;
 	}
 	uint32_t t = e.tag;
 	bool req = t == 0 || t == 5 || t == 8 || t == 11;

@@ -189,7 +189,7 @@ static void block_file(struct rd *p, char *label, size_t n)
 
 static void pi_service(struct dctx *ctx, struct rd *p)
 {
-	enum fact_subject srv = dctx_server(ctx);
+	enum fact_subject srv = SUBJ_DST; /* a job goes to the PLC */
 	rd_skip(p, 7);
 	uint16_t plen = rd_be16(p);
 	struct rd args = rd_sub(p, plen);
@@ -226,7 +226,7 @@ static void pi_service(struct dctx *ctx, struct rd *p)
 
 static void job(struct dctx *ctx, struct s7_state *s, struct rd *p, uint8_t func)
 {
-	enum fact_subject srv = dctx_server(ctx);
+	enum fact_subject srv = SUBJ_DST; /* a job goes to the PLC, whichever end the engine thinks is the server */
 	char blk[12];
 	switch (func) {
 	case 0xf0: {
@@ -313,7 +313,7 @@ static void szl_0011(struct dctx *ctx, struct rd *rec)
 	uint16_t ausbe = rd_be16(rec);
 	if (!rd_ok(rec))
 		return;
-	enum fact_subject srv = dctx_server(ctx);
+	enum fact_subject srv = SUBJ_SRC; /* SZL answers come from the PLC */
 	if (idx == 0x0001 && mlfb[0]) {
 		dctx_identity(ctx, srv, "product_code", "%s", mlfb);
 		dctx_identity(ctx, srv, "model", "%s", mlfb);
@@ -329,7 +329,7 @@ static void szl_001c(struct dctx *ctx, struct rd *rec)
 	char text[40];
 	if (!rd_text(rec, rd_left(rec) < 32 ? rd_left(rec) : 32, text, sizeof text) || !text[0])
 		return;
-	enum fact_subject srv = dctx_server(ctx);
+	enum fact_subject srv = SUBJ_SRC; /* SZL answers come from the PLC */
 	switch (idx) {
 	case 1: dctx_identity(ctx, srv, "hostname", "%s", text); break;   /* name of the automation system */
 	case 2: dctx_identity(ctx, srv, "name", "%s", text); break;       /* name of the module */
@@ -363,7 +363,7 @@ static uint16_t szl_records(struct dctx *ctx, struct rd *d, uint16_t id, uint16_
 
 static void userdata(struct dctx *ctx, struct s7_state *s, struct rd *p, struct rd *d, bool partial)
 {
-	enum fact_subject srv = dctx_server(ctx);
+	enum fact_subject srv = SUBJ_DST; /* events come from requests, which go to the PLC */
 	uint32_t head = rd_be24(p);
 	uint8_t plen = rd_u8(p);
 	uint8_t method = rd_u8(p);
@@ -414,7 +414,7 @@ static void userdata(struct dctx *ctx, struct s7_state *s, struct rd *p, struct 
 
 	switch (group) {
 	case 0x0: /* CPU mode transition notification: subfunc is the new mode */
-		dctx_event(ctx, EV_MODE_CHANGE, ctx->to_server ? SUBJ_DST : SUBJ_SRC, "S7 CPU mode now %s",
+		dctx_event(ctx, EV_MODE_CHANGE, SUBJ_SRC, "S7 CPU mode now %s",
 			   sub == 0 ? "STOP" : sub == 2 ? "RUN" : sub == 1 ? "warm restart" : sub == 3 ? "hot restart"
 			   : sub == 4 ? "HOLD" : sub == 6 ? "cold restart" : "other");
 		break;
@@ -475,6 +475,10 @@ int s7comm_parse(struct dctx *ctx, struct rd *r, struct s7_state *s, bool partia
 	}
 	const char *dir = rosctr == ROSCTR_JOB ? "request" : (rosctr == ROSCTR_ACK || rosctr == ROSCTR_ACK_DATA) ? "response"
 			  : ctx->to_server ? "request" : "response";
+	if (rosctr == ROSCTR_USERDATA && rd_peek(r, 5) >= 0) { /* the parameters' type nibble says */
+		int type = rd_peek(r, 5) >> 4;
+		dir = type == 4 ? "request" : type == 8 ? "response" : type == 0 ? "event" : dir;
+	}
 	pdu_begin_proto(ctx, "s7comm", dir);
 	pdu_u(ctx, "rosctr", rosctr);
 	pdu_u(ctx, "pdu_ref", ref);

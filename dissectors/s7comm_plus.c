@@ -77,8 +77,10 @@ int s7plus_parse(struct dctx *ctx, struct rd *r, bool partial)
 		pdu_u(ctx, "opcode", opcode);
 		const char *on = opcode == 0x31 ? "request" : opcode == 0x32 ? "response" : opcode == 0x33 ? "notification"
 				 : opcode == 0x02 ? "response2" : NULL;
-		if (on)
+		if (on) {
 			pdu_s(ctx, "opcode_name", on);
+			ctx->pdu.dir = opcode == 0x31 ? "request" : opcode == 0x33 ? "event" : "response";
+		}
 		if (opcode == 0x31 || opcode == 0x32 || opcode == 0x02) {
 			pdu_u(ctx, "func", fn);
 			const char *n = plus_func_name(fn);
