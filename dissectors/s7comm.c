@@ -377,13 +377,16 @@ static void userdata(struct dctx *ctx, struct s7_state *s, struct rd *p, struct 
 	(void)seq;
 	uint8_t type = tg >> 4, group = tg & 0x0f;
 	pdu_u(ctx, "group", group);
-	pdu_u(ctx, "subfunc", sub);
+	if (group == 0x0)
+		pdu_u(ctx, "mode", sub); /* mode transition: the byte is the CPU's new mode, not a subfunction (as tshark) */
+	else
+		pdu_u(ctx, "subfunc", sub);
 	pdu_u(ctx, "ud_type", type);
 	const char *gn = group_name(group);
 	if (gn)
 		pdu_s(ctx, "group_name", gn);
-	if (head != 0x000112)
-		dctx_violation(ctx, "s7comm: userdata parameter head 0x%06x is not 0x000112", head);
+	/* 0x000112 for requests/responses; CPU push messages (mode transition) use others */
+	pdu_u(ctx, "param_head", head);
 	uint8_t last_unit = 0;
 	if (plen == 8) {
 		rd_skip(p, 1);
