@@ -18,7 +18,8 @@ every *.pcap/*.pcapng under the repository's pcaps/ is replayed with
 Which protocols fail the run: those named by --enforce (a protocol there with no record at all
 fails as missing), and with --enforce-implemented every protocol we report at all, so the
 suite tightens as dissectors land. A protocol we never report is "not implemented" and
-skipped; one we report that is not enforced is compared and shown, marked "report only".
+skipped; one we report that is not enforced (or is named by --report-only) is compared and
+shown, marked "report only".
 
 tshark: run once per capture with a layer filter (-T json -J), from an empty configuration
 directory (default preferences), its extracted PDUs cached under --cache-dir keyed by the
@@ -54,6 +55,8 @@ import corpuslib as cl  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 CACHE_VERSION = "1"
+with open(cl.__file__, "rb") as _f:          # any change to the extraction empties the cache
+    LIB_DIGEST = hashlib.sha256(_f.read()).hexdigest()
 
 SANITIZER_MARKERS = re.compile(
     r"ERROR: (Address|Leak|Memory|Thread|UndefinedBehavior)Sanitizer"
@@ -255,8 +258,8 @@ class Tshark:
         """{proto: [Pdu]} for the capture; raises RuntimeError if tshark fails."""
         args = self.args(decode_as)
         key = hashlib.sha256(json.dumps([CACHE_VERSION, self.version, args,
-                                         cl.table_fingerprint(self.protos)]).encode()
-                             ).hexdigest()[:24]
+                                         cl.table_fingerprint(self.protos),
+                                         LIB_DIGEST]).encode()).hexdigest()[:24]
         cache = None
         if self.cache_dir:
             cache = os.path.join(self.cache_dir, f"{capture.sha256}-{key}.json")
@@ -316,13 +319,18 @@ class Outcome:
 
 
 def check_capture(args, capture: Capture, tshark) -> Outcome:
-    if not capture.sha256:
-        capture.sha256 = sha256_file(capture.path)
     emit = "pdus" if args.mode == "tshark" else args.emit
     run = run_sensor(args.otsensor, capture, emit, args.timeout)
     outcome = Outcome(capture, run)
     if tshark is None:
         return outcome
+    # The tshark cache is keyed by content: check it against the manifest, if any.
+    digest = sha256_file(capture.path)
+    if capture.sha256 and capture.sha256 != digest:
+        outcome.error = (f"sha256 {digest} differs from the manifest's {capture.sha256}: the "
+                         f"capture changed without MANIFEST.tsv")
+        return outcome
+    capture.sha256 = digest
     protos = tshark.protos
     decode_as = cl.decode_as_args(run.records, protos)
     outcome.decode_as = decode_as
@@ -390,6 +398,8 @@ def main(argv=None) -> int:
                     help="protocols that must be implemented and agree (comma-separated)")
     ap.add_argument("--enforce-implemented", action="store_true",
                     help="also enforce every compared protocol that has records")
+    ap.add_argument("--report-only", default="",
+                    help="protocols compared and shown but never failing (comma-separated)")
     ap.add_argument("--known", default=os.path.join(HERE, "known-differences.tsv"))
     ap.add_argument("--timeout", type=float, default=120, help="seconds per capture (sensor)")
     ap.add_argument("--tshark-timeout", type=float, default=900, help="seconds per capture")
@@ -425,6 +435,12 @@ def run_suite(args) -> int:
     for name in enforce:
         if name not in (p.name for p in protos):
             raise SetupError(f"--enforce: {name!r} is not among the compared protocols")
+    report_only = [s.strip() for s in args.report_only.split(",") if s.strip()]
+    for name in report_only:
+        if name not in cl.PROTOCOLS or name in enforce:
+            raise SetupError(f"--report-only: {name!r} is not a protocol of the table, or is "
+                             f"also in --enforce")
+    args.report_only_list = report_only
     known = []
     if args.mode == "tshark":
         try:
@@ -528,10 +544,13 @@ def write_report(args, report, outcomes, protos, enforce, known, tshark, elapsed
                 summaries[c.proto].implemented = True
 
     verdicts = {}
+    enforced_names = []
     for p in protos:
         s = summaries[p.name]
-        enforced = p.name in enforce or (args.enforce_implemented and s.implemented)
+        enforced = p.name in enforce or (args.enforce_implemented and s.implemented
+                                         and p.name not in args.report_only_list)
         if enforced:
+            enforced_names.append(p.name)
             verdicts[p.name] = cl.judge(s, required=p.name in enforce)
         else:
             cl.judge(s, required=False)
@@ -557,6 +576,16 @@ def write_report(args, report, outcomes, protos, enforce, known, tshark, elapsed
                 report.file_only(line)
         if len(ds) > args.max_print:
             print(f"  ... {len(ds) - args.max_print} more in {args.summary or '(no --summary)'}")
+
+    # Capture by capture (summary file only): what each side reported.
+    report.file_only()
+    report.file_only("capture by capture (implemented protocols): proto, tshark PDUs, our PDUs, "
+                     "matched, disagreements")
+    for o in outcomes:
+        for c in o.comparisons:
+            if (c.tshark or c.ours) and summaries[c.proto].implemented:
+                report.file_only(f"  {o.capture.label}  {c.proto}  {c.tshark}  {c.ours}  "
+                                 f"{c.matched}  {len(c.disagreements)}")
 
     stale = [k for k in known if not k.used
              and (k.proto == "*" or summaries.get(k.proto, cl.ProtoSummary("")).implemented)]
@@ -592,7 +621,7 @@ def write_report(args, report, outcomes, protos, enforce, known, tshark, elapsed
         report.both(line)
     report.both()
     report.both(f"corpus tshark: {'PASS' if ok else 'FAIL'} (enforced: "
-                f"{', '.join(sorted(set(enforce) | {p for p, s in summaries.items() if args.enforce_implemented and s.implemented})) or 'none'})")
+                f"{', '.join(enforced_names) or 'none'})")
     return ok
 
 

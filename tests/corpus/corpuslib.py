@@ -219,6 +219,28 @@ def _collect(node, wanted: set, out: dict) -> None:
             _collect(value, wanted, out)
 
 
+def _fields_of(group, names) -> dict:
+    """Values of the named fields in a PDU's layers.
+
+    A field is looked for in the layer its name starts with ("cip.class" in "cip") when the
+    PDU has that layer: tshark also shows generated copies elsewhere (the ENIP layer's
+    "[Connection Information]" repeats the Forward Open path, with its own cip.class).
+    """
+    found = {}
+    layer_names = {name for name, _ in group}
+    for field in names:
+        prefix = field.split(".", 1)[0]
+        values = [v for name, v in group if name == prefix] if prefix in layer_names else \
+            [v for _, v in group]
+        one = {}
+        for v in values:
+            _collect(v, {field}, one)
+            if field in one:
+                found[field] = one[field]
+                break
+    return found
+
+
 def _get(pairs, key):
     for k, v in pairs:
         if k == key:
@@ -272,24 +294,21 @@ def tshark_pdus(packets, protos: Iterable[Proto]) -> dict:
                              "passed?)")
         # Walk the layers in order; an anchor opens a PDU of its protocol, the protocol's
         # other layers attach to the PDU opened last.
-        current = {}                       # proto name -> list of layer values
-        groups = []                        # (proto, [layer values])
+        current = {}                       # proto name -> [(layer, value)]
+        groups = []                        # (proto, [(layer, value)])
         for key, value in layers:
             hit = by_layer.get(key)
             if hit is None:
                 continue
             proto, is_anchor = hit
             if is_anchor or proto.name not in current:
-                current[proto.name] = [value]
+                current[proto.name] = [(key, value)]
                 groups.append((proto, current[proto.name]))
             else:
-                current[proto.name].append(value)
-        for proto, values in groups:
-            wanted = set(proto.tshark_fields())
-            found = {}
-            for v in values:
-                _collect(v, wanted, found)
-            pdu = Pdu(frame, tuple(f.from_tshark(found) for f in proto.fields))
+                current[proto.name].append((key, value))
+        for proto, group in groups:
+            pdu = Pdu(frame, tuple(f.from_tshark(_fields_of(group, f.tshark))
+                                   for f in proto.fields))
             if _required_ok(proto, pdu.values):
                 result[proto.name].append(pdu)
     return result
@@ -318,10 +337,11 @@ def parse_records(text: str) -> list:
             raise RecordError(f"stdout line {lineno}: not an object with a string \"type\": "
                               f"{line[:120]!r}")
         if rec["type"] == "pdu":
-            if not isinstance(rec.get("frame"), int) or isinstance(rec.get("frame"), bool) \
-                    or rec["frame"] < 1:
-                raise RecordError(f"stdout line {lineno}: pdu record without a positive "
-                                  f"integer \"frame\": {line[:120]!r}")
+            # A frame below 1 is wrong too (frames count from 1), but it is left to the
+            # comparison, which reports it as a disagreement with its capture and frame.
+            if not isinstance(rec.get("frame"), int) or isinstance(rec.get("frame"), bool):
+                raise RecordError(f"stdout line {lineno}: pdu record without an integer "
+                                  f"\"frame\": {line[:120]!r}")
             if not isinstance(rec.get("proto"), str):
                 raise RecordError(f"stdout line {lineno}: pdu record without \"proto\": "
                                   f"{line[:120]!r}")
@@ -353,9 +373,15 @@ def decode_as_args(records, protos: Iterable[Proto]) -> list:
     with none of the protocol's default ports, the server port (dport of a request, sport of
     a response, else the lower port) is decoded as that protocol, so both sides look at the
     same bytes. PDUs found that way are still compared field by field; the arguments used are
-    printed in the summary.
+    printed in the summary. A port that is a default port of any protocol of the table is
+    never redirected: had we taken Modbus on 502 for DNP3, tshark keeps decoding Modbus there
+    and the error shows.
     """
     protos = {p.name: p for p in protos}
+    taken = set()
+    for p in PROTOCOLS.values():
+        for t, _, defaults in p.decode_as:
+            taken.update((t, port) for port in defaults)
     args = []
     for rec in records:
         if rec.get("type") != "pdu":
@@ -378,6 +404,8 @@ def decode_as_args(records, protos: Iterable[Proto]) -> list:
                 port = sport
             else:
                 port = min(sport, dport)
+            if (t, port) in taken:
+                continue
             arg = f"{t}.port=={port},{layer}"
             if arg not in args:
                 args.append(arg)
