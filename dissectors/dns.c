@@ -10,6 +10,8 @@
  *    "hostname" of the device that owns the address. That device is not an end of the
  *    packet, so the fact has subject DST with dst.ip/family set to the answered
  *    address and dst.mac zeroed (the MAC is unknown); src stays the DNS server.
+ *    Addresses of the other IP family than the packet's (AAAA over IPv4) are not
+ *    bound: a fact's two endpoints are read with one family.
  *  - mDNS/LLMNR responses: a host announcing its own name (an A/AAAA answer whose
  *    address is the packet's source address) -> "hostname" of SRC (without ".local");
  *    answers for other addresses are bound as for DNS. mDNS TXT "model="/"md=" values
@@ -147,6 +149,8 @@ static void bind_name(struct dctx *ctx, int family, const uint8_t *addr, const c
 		dctx_identity(ctx, SUBJ_SRC, "hostname", "%s", nm);
 		return;
 	}
+	if (p->ip_version != family)
+		return; /* consumers read both endpoints with one family (emit.c): skip cross-family bindings */
 	struct fact f;
 	dctx_fact_init(ctx, &f, FACT_IDENTITY);
 	f.u.id.subject = SUBJ_DST;

@@ -11,7 +11,8 @@
  *    the responder's own address: then SRC); node status (NBSTAT) responses give the
  *    responder's unique workstation name -> "hostname" of SRC.
  *  - 138: a pdu record per datagram (proto "nbdgm": msg_type, source_name, dest_name,
- *    and for browser frames browser_cmd, server_name, os_version); a browser host or
+ *    and for browser frames browser_cmd, server_name (the workgroup for a domain
+ *    announcement), os_version); a browser host or
  *    local master announcement -> "hostname", "os_version" ("major.minor") and
  *    "description" (the comment) of SRC; "role" = "domain_controller" or
  *    "master_browser" when the server type bits say so.
@@ -191,7 +192,7 @@ static void browser(struct dctx *ctx, struct rd *d)
 {
 	uint8_t cmd = rd_u8(d);
 	pdu_u(ctx, "browser_cmd", cmd);
-	if (cmd != 0x01 && cmd != 0x0f) /* host / local master announcement */
+	if (cmd != 0x01 && cmd != 0x0f && cmd != 0x0c) /* host / local master / domain announcement */
 		return;
 	rd_skip(d, 1 + 4); /* update count, periodicity */
 	char host[17];
@@ -218,6 +219,8 @@ static void browser(struct dctx *ctx, struct rd *d)
 	snprintf(ver, sizeof ver, "%u.%u", major, minor);
 	pdu_s(ctx, "os_version", ver);
 	pdu_u(ctx, "server_type", type);
+	if (cmd == 0x0c) /* the name is the workgroup's; the comment is its master browser */
+		return;
 	dctx_identity(ctx, SUBJ_SRC, "hostname", "%s", host);
 	dctx_identity(ctx, SUBJ_SRC, "os_version", "%u.%u", major, minor);
 	dctx_identity(ctx, SUBJ_SRC, "description", "%s", comment);

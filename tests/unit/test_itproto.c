@@ -24,7 +24,7 @@ struct buf {
 
 static void put(struct buf *b, const void *p, size_t n)
 {
-	if (b->n + n <= sizeof b->b) {
+	if (n && b->n + n <= sizeof b->b) {
 		memcpy(b->b + b->n, p, n);
 		b->n += n;
 	}
