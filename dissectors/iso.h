@@ -29,6 +29,10 @@ struct s7_state {
 	char ul_block[12];
 	uint8_t szl_cont;           /* the last SZL answer said more fragments follow */
 	uint16_t szl_id, szl_reclen, szl_skip;
+	/* the last read/write var job (its first item), so an item error in the answer has a range */
+	uint8_t var_used, var_func;
+	uint16_t var_ref;
+	uint32_t var_obj, var_lo, var_hi;
 };
 
 int s7comm_parse(struct dctx *ctx, struct rd *r, struct s7_state *s, bool partial);

@@ -123,7 +123,7 @@ static unsigned tsize_bytes(uint8_t ts)
 }
 
 /* read/write var request items */
-static void var_items(struct dctx *ctx, struct rd *p, uint8_t func)
+static void var_items(struct dctx *ctx, struct s7_state *s, struct rd *p, uint8_t func, uint16_t ref)
 {
 	uint8_t count = rd_u8(p);
 	if (!rd_ok(p))
@@ -161,6 +161,12 @@ static void var_items(struct dctx *ctx, struct rd *p, uint8_t func)
 		uint32_t span = ts == 1 ? 1 : (uint32_t)n * tsize_bytes(ts);
 		uint32_t hi = span ? lo + span - 1 : lo;
 		if (i == 0) {
+			s->var_used = 1;
+			s->var_func = func;
+			s->var_ref = ref;
+			s->var_obj = (uint32_t)area << 16 | ((area == 0x84 || area == 0x85) ? db : 0);
+			s->var_lo = lo;
+			s->var_hi = hi;
 			pdu_u(ctx, "area", area);
 			if (area == 0x84 || area == 0x85)
 				pdu_u(ctx, "db", db);
@@ -174,6 +180,41 @@ static void var_items(struct dctx *ctx, struct rd *p, uint8_t func)
 	}
 	if (!rd_ok(p))
 		dctx_violation(ctx, "s7comm: truncated %s parameters", func_name(func));
+}
+
+/* read/write var answer: one return code per item (0xff = success) */
+static void var_answer(struct dctx *ctx, struct s7_state *s, struct rd *p, struct rd *d, uint8_t func, uint16_t ref)
+{
+	uint8_t count = rd_u8(p);
+	if (!rd_ok(p))
+		return;
+	unsigned bad = 0;
+	int first = -1;
+	for (unsigned i = 0; i < count && !rd_empty(d); i++) {
+		uint8_t rc = rd_u8(d);
+		if (func == 0x04) {
+			uint8_t ts = rd_u8(d);
+			uint16_t len = rd_be16(d);
+			size_t bytes = (ts == 3 || ts == 4 || ts == 5) ? ((size_t)len + 7) / 8 : len;
+			if (rc == 0xff)
+				rd_skip(d, bytes + ((bytes & 1) && i + 1 < count ? 1 : 0));
+		}
+		if (!rd_ok(d))
+			break;
+		if (rc != 0xff) {
+			bad++;
+			if (first < 0)
+				first = rc;
+		}
+	}
+	if (!rd_ok(d))
+		dctx_violation(ctx, "s7comm: %s answer items run past the data", func_name(func));
+	if (!bad)
+		return;
+	pdu_u(ctx, "item_errors", bad);
+	bool paired = s->var_used && s->var_ref == ref && s->var_func == func;
+	op(ctx, func, func_name(func), func == 0x05, true, paired ? s->var_obj : 0, paired, paired ? s->var_lo : 0,
+	   paired ? s->var_hi : 0, first);
 }
 
 /* request download / download block / download ended / start upload: the file name */
@@ -224,7 +265,7 @@ static void pi_service(struct dctx *ctx, struct rd *p)
 	}
 }
 
-static void job(struct dctx *ctx, struct s7_state *s, struct rd *p, uint8_t func)
+static void job(struct dctx *ctx, struct s7_state *s, struct rd *p, uint8_t func, uint16_t ref)
 {
 	enum fact_subject srv = SUBJ_DST; /* a job goes to the PLC, whichever end the engine thinks is the server */
 	char blk[12];
@@ -238,7 +279,7 @@ static void job(struct dctx *ctx, struct s7_state *s, struct rd *p, uint8_t func
 		break;
 	}
 	case 0x04: case 0x05:
-		var_items(ctx, p, func);
+		var_items(ctx, s, p, func, ref);
 		break;
 	case 0x1a: case 0x1b: case 0x1c:
 		block_file(p, blk, sizeof blk);
@@ -531,7 +572,7 @@ int s7comm_parse(struct dctx *ctx, struct rd *r, struct s7_state *s, bool partia
 		if (fn)
 			pdu_s(ctx, "func_name", fn);
 		if (rosctr == ROSCTR_JOB) {
-			job(ctx, s, &p, func);
+			job(ctx, s, &p, func, ref);
 		} else {
 			if (func == 0xf0) {
 				rd_skip(&p, 5);
@@ -540,6 +581,8 @@ int s7comm_parse(struct dctx *ctx, struct rd *r, struct s7_state *s, bool partia
 					pdu_u(ctx, "pdu_size", sz);
 			} else if (func == 0x1c && !errcls) {
 				s->dl_active = 0;
+			} else if ((func == 0x04 || func == 0x05) && !errcls) {
+				var_answer(ctx, s, &p, &d, func, ref);
 			}
 			if (errcls > 0)
 				op(ctx, func, fn, false, true, 0, false, 0, 0, errcod);

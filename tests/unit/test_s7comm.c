@@ -144,15 +144,30 @@ static void test_read_write_var(void)
 	const uint8_t wr[] = { 0x32, 1, 0, 0, 0, 3, 0, 14, 0, 8, 0x05, 1,
 			       0x12, 10, 0x10, 4, 0, 2, 0, 0, 0x83, 0, 0x03, 0x20,
 			       0, 4, 0, 32, 1, 2, 3, 4 };
+	/* the read's answer: item 1 failed with 0x0a (object does not exist) */
+	const uint8_t rd_err[] = { 0x32, 3, 0, 0, 0, 2, 0, 2, 0, 4, 0, 0, 0x04, 1, 0x0a, 0, 0, 0 };
 	send_dt(&c, true, rd, sizeof rd);
+	send_dt(&c, false, rd_err, sizeof rd_err);
 	send_dt(&c, true, wr, sizeof wr);
 	th_finish(t);
+	const struct th_pdu *e = th_pdu_n(t, "s7comm", 1);
+	CHECK(e && !strcmp(e->dir, "response"));
+	CHECK_EQ(fu(e, "func"), 4);
+	CHECK_EQ(fu(e, "item_errors"), 1);
+	bool saw_exc = false;
+	for (size_t i = 0; i < t->nfacts; i++) {
+		const struct fact *f = &t->facts[i];
+		if (f->type == FACT_OPERATION && f->u.op.exception && f->u.op.exc_code == 0x0a && f->u.op.has_range &&
+		    f->u.op.addr_lo == 16 && f->u.op.is_response)
+			saw_exc = true;
+	}
+	CHECK(saw_exc);
 	const struct th_pdu *p = th_pdu_n(t, "s7comm", 0);
 	CHECK_EQ(fu(p, "func"), 4);
 	CHECK_EQ(fu(p, "db"), 5);
 	CHECK_EQ(fu(p, "area"), 0x84);
 	CHECK_EQ(fu(p, "addr"), 16);
-	const struct th_pdu *w = th_pdu_n(t, "s7comm", 1);
+	const struct th_pdu *w = th_pdu_n(t, "s7comm", 2);
 	CHECK_EQ(fu(w, "func"), 5);
 	CHECK_EQ(fu(w, "area"), 0x83);
 	bool saw_read = false, saw_write = false;
