@@ -228,7 +228,7 @@ static void block_file(struct rd *p, char *label, size_t n)
 		block_label(name, label, n);
 }
 
-static void pi_service(struct dctx *ctx, struct rd *p)
+static void pi_service(struct dctx *ctx, struct s7_state *s, struct rd *p)
 {
 	enum fact_subject srv = SUBJ_DST; /* a job goes to the PLC */
 	rd_skip(p, 7);
@@ -254,6 +254,8 @@ static void pi_service(struct dctx *ctx, struct rd *p)
 		if (rd_ok(&args) && cnt > 0 && rd_text(&args, rd_left(&args) < 8 ? rd_left(&args) : 8, raw, sizeof raw))
 			block_label(raw, blk, sizeof blk);
 		bool ins = svc[1] == 'I';
+		if (ins && blk[0] && !strcmp(blk, s->dl_block))
+			return; /* activating the block just downloaded: that download already made its event */
 		dctx_event(ctx, EV_PROGRAM_DOWNLOAD, srv, "S7 %s block %s", ins ? "activate (_INSE)" : "delete (_DELE)",
 			   blk[0] ? blk : "?");
 	} else if (!strcmp(svc, "_MODU")) {
@@ -290,13 +292,11 @@ static void job(struct dctx *ctx, struct s7_state *s, struct rd *p, uint8_t func
 			s->dl_active = 0;
 			break;
 		}
-		/* one event per download: at the request, or at the first block if the request was missed */
-		if (func == 0x1a || !s->dl_active || strcmp(s->dl_block, blk)) {
-			if (func == 0x1a || !s->dl_active)
-				dctx_event(ctx, EV_PROGRAM_DOWNLOAD, srv, "S7 download of block %s", blk[0] ? blk : "?");
-			s->dl_active = 1;
-			snprintf(s->dl_block, sizeof s->dl_block, "%s", blk);
-		}
+		/* one event per download: at the request, or at a block whose request was not seen */
+		if (func == 0x1a || (!s->dl_active && strcmp(s->dl_block, blk)))
+			dctx_event(ctx, EV_PROGRAM_DOWNLOAD, srv, "S7 download of block %s", blk[0] ? blk : "?");
+		s->dl_active = 1;
+		snprintf(s->dl_block, sizeof s->dl_block, "%s", blk);
 		break;
 	case 0x1d:
 		block_file(p, blk, sizeof blk);
@@ -320,7 +320,7 @@ static void job(struct dctx *ctx, struct s7_state *s, struct rd *p, uint8_t func
 		break;
 	case 0x28:
 		op(ctx, func, func_name(func), true, false, 0, false, 0, 0, -1);
-		pi_service(ctx, p);
+		pi_service(ctx, s, p);
 		break;
 	case 0x29: {
 		rd_skip(p, 5);
