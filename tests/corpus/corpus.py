@@ -564,18 +564,20 @@ def write_report(args, report, outcomes, protos, enforce, known, tshark, elapsed
         if not ds or not summaries[p.name].implemented:
             continue
         unknown = [d for d in ds if d.known is None]
+        # Report-only protocols: a sample on stdout, all of them in the summary file.
+        limit = args.max_print if p.name in enforced_names else min(args.max_print, 20)
         report.both()
         report.both(f"{p.name}: {len(ds)} disagreement(s), {len(unknown)} not in known "
                     f"differences (fields: {', '.join(p.field_names())})")
         for n, d in enumerate(sorted(ds, key=lambda d: (d.known is not None, d.capture,
                                                         d.frame))):
             line = "  " + d.line(p)
-            if n < args.max_print:
+            if n < limit:
                 report.both(line)
             else:
                 report.file_only(line)
-        if len(ds) > args.max_print:
-            print(f"  ... {len(ds) - args.max_print} more in {args.summary or '(no --summary)'}")
+        if len(ds) > limit:
+            print(f"  ... {len(ds) - limit} more in {args.summary or '(no --summary)'}")
 
     # Capture by capture (summary file only): what each side reported.
     report.file_only()
