@@ -230,6 +230,12 @@ class Tshark:
         except (OSError, subprocess.SubprocessError) as e:
             raise SetupError(f"cannot run {path}: {e}")
         self.version = (v.stdout.splitlines() or ["?"])[0]
+        try:
+            d = subprocess.run([path, "-G", "decodes"], capture_output=True, text=True,
+                               env=self.env(), timeout=120)
+        except (OSError, subprocess.SubprocessError) as e:
+            raise SetupError(f"cannot run {path} -G decodes: {e}")
+        self.ports = cl.parse_tshark_decodes(d.stdout)
         if cache_dir:
             os.makedirs(cache_dir, exist_ok=True)
         self.hits = 0
@@ -332,7 +338,7 @@ def check_capture(args, capture: Capture, tshark) -> Outcome:
         return outcome
     capture.sha256 = digest
     protos = tshark.protos
-    decode_as = cl.decode_as_args(run.records, protos)
+    decode_as = cl.decode_as_args(run.records, protos, tshark.ports)
     outcome.decode_as = decode_as
     for rec in run.records:
         if rec.get("type") == "pdu" and rec.get("proto") not in cl.PROTOCOLS:

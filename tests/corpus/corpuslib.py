@@ -365,24 +365,33 @@ def our_pdus(records, protos: Iterable[Proto]) -> dict:
     return result
 
 
-def decode_as_args(records, protos: Iterable[Proto]) -> list:
+def decode_as_args(records, protos: Iterable[Proto], tshark_ports: Optional[dict] = None) -> list:
     """tshark -d arguments so that tshark dissects the ports where we found a protocol.
 
     tshark dissects each protocol on its registered ports (and a few heuristics); we may find
     one elsewhere (Modbus on 5020, OPC UA on 12001, ...). For every pdu record on a port pair
     with none of the protocol's default ports, the server port (dport of a request, sport of
     a response, else the lower port) is decoded as that protocol, so both sides look at the
-    same bytes. PDUs found that way are still compared field by field; the arguments used are
-    printed in the summary. A port that is a default port of any protocol of the table is
-    never redirected: had we taken Modbus on 502 for DNP3, tshark keeps decoding Modbus there
-    and the error shows.
+    same bytes.
+
+    tshark also tries the lower port of a pair first: an ENIP client on port 1102 is handed
+    to IDMP, registered on 1102, and ENIP on 44818 is never tried. So when the client port
+    (known from `dir`) is below the server port and tshark_ports ({(transport, port): tshark
+    dissector}, from `tshark -G decodes`) gives it to another dissector, the client port is
+    decoded as the protocol too.
+
+    A port that is a default port of any protocol of the table is never redirected: had we
+    taken Modbus on 502 for DNP3, tshark keeps decoding Modbus there and the error shows.
+    PDUs found through decode-as are still compared field by field; the arguments used are
+    printed in the summary.
     """
     protos = {p.name: p for p in protos}
+    tshark_ports = tshark_ports or {}
     taken = set()
     for p in PROTOCOLS.values():
         for t, _, defaults in p.decode_as:
             taken.update((t, port) for port in defaults)
-    args = []
+    args = set()
     for rec in records:
         if rec.get("type") != "pdu":
             continue
@@ -396,20 +405,32 @@ def decode_as_args(records, protos: Iterable[Proto]) -> list:
         for t, layer, defaults in proto.decode_as:
             if t != transport:
                 continue
-            if sport in defaults or dport in defaults:
-                continue
             if rec.get("dir") == "request":
-                port = dport
+                server, client = dport, sport
             elif rec.get("dir") == "response":
-                port = sport
+                server, client = sport, dport
             else:
-                port = min(sport, dport)
-            if (t, port) in taken:
-                continue
-            arg = f"{t}.port=={port},{layer}"
-            if arg not in args:
-                args.append(arg)
+                server, client = min(sport, dport), None
+            ports = []
+            if sport not in defaults and dport not in defaults:
+                ports.append(server)
+            if client is not None and client < server \
+                    and tshark_ports.get((t, client), layer) != layer:
+                ports.append(client)
+            for port in ports:
+                if (t, port) not in taken:
+                    args.add(f"{t}.port=={port},{layer}")
     return sorted(args)
+
+
+def parse_tshark_decodes(text: str) -> dict:
+    """{(transport, port): dissector} from `tshark -G decodes` (tcp.port and udp.port)."""
+    ports = {}
+    for line in text.splitlines():
+        cols = line.split("\t")
+        if len(cols) == 3 and cols[0] in ("tcp.port", "udp.port") and cols[1].isdigit():
+            ports[(cols[0][:3], int(cols[1]))] = cols[2]
+    return ports
 
 
 # ---------------------------------------------------------------------------------------------

@@ -174,6 +174,21 @@ class Records(unittest.TestCase):
         self.assertEqual(cl.decode_as_args(recs, [MODBUS]),
                          ["tcp.port==5020,mbtcp", "udp.port==1502,mbudp"])
 
+    def test_decode_as_for_a_lower_client_port_tshark_gives_away(self):
+        ports = cl.parse_tshark_decodes("tcp.port\t1102\tidmp\ntcp.port\t44818\tenip\n"
+                                        "udp.port\t2222\tcipio\nbad line\n")
+        self.assertEqual(ports, {("tcp", 1102): "idmp", ("tcp", 44818): "enip",
+                                 ("udp", 2222): "cipio"})
+        enip = cl.PROTOCOLS["enip"]
+        recs = [{"type": "pdu", "frame": 2, "proto": "enip", "dir": "request",
+                 "transport": "tcp", "sport": 1102, "dport": 44818},
+                {"type": "pdu", "frame": 4, "proto": "enip", "dir": "response",
+                 "transport": "tcp", "sport": 44818, "dport": 1102},
+                {"type": "pdu", "frame": 6, "proto": "enip", "dir": "request",
+                 "transport": "tcp", "sport": 50000, "dport": 44818}]
+        self.assertEqual(cl.decode_as_args(recs, [enip], ports), ["tcp.port==1102,enip"])
+        self.assertEqual(cl.decode_as_args(recs, [enip]), [])
+
 
 class Matching(unittest.TestCase):
     def setUp(self):
