@@ -33,7 +33,7 @@ SCENARIO_CONTENT = {
     "new-hmi-write": ("ip.src == 10.10.2.200 && (modbus.func_code == 6 || modbus.func_code == 16)", 3),
     "s7-stop": ("s7comm.param.func == 0x29", 2),
     "s7-download": ("s7comm.param.func == 0x1a || s7comm.param.func == 0x1b || s7comm.param.func == 0x1c", 8),
-    "firmware-update": ("cip.sc == 0x4c || cip.sc == 0x50", 20),
+    "firmware-update": ("cip.class == 0xa1 && (cip.sc == 0x4b || cip.sc == 0x4d)", 20),
     "port-scan": ("ip.src == 10.10.2.201 && tcp.flags.syn == 1 && tcp.flags.ack == 0", 100),
     "arp-scan": ("arp.opcode == 1 && arp.src.proto_ipv4 == 10.10.2.202", 254),
     "new-device": ("eth.src[0:3] == a8:74:1d && modbus", 10),
@@ -178,6 +178,27 @@ def main():
         for name, flt in PROTOCOLS.items():
             k = frame_count(a, flt)
             report(k > 0, "normal plant carries %s (%d frames)" % (name, k))
+
+        # --- the plant's configuration does not depend on the time window: a later
+        # period of the same plant polls only functions and data blocks (client, server)
+        # the first period already showed
+        later = os.path.join(tmp, "later.pcap")
+        r = run([gen, "--seed", "7", "--start-offset", "90", "--duration", "45", "-o", later])
+        report(r.returncode == 0, "gen-plant --seed 7 --start-offset 90 --duration 45", r.stderr)
+        for what, flt, fields in (
+                ("modbus functions", "modbus && tcp.dstport == 502",
+                 ["ip.src", "ip.dst", "modbus.func_code"]),
+                ("s7comm data blocks", "s7comm.param.func == 0x04 || s7comm.param.func == 0x05",
+                 ["ip.src", "ip.dst", "s7comm.param.func", "s7comm.param.item.db"])):
+            sets = []
+            for path in (a, later):
+                args = [TSHARK, "-n", "-r", path, "-Y", flt, "-T", "fields"]
+                for fl in fields:
+                    args += ["-e", fl]
+                sets.append({l for l in run(args).stdout.splitlines() if l.strip()})
+            extra = sorted(sets[1] - sets[0])
+            report(sets[1] and not extra, "later normal period: no %s the first period did not show "
+                   "(%d new of %d)" % (what, len(extra), len(sets[1])), "\n".join(extra[:15]))
 
         # --- packet-count mode
         p = os.path.join(tmp, "p.pcap")

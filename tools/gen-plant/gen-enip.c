@@ -9,9 +9,10 @@
  *    object, and every few seconds an Unconnected Send (Connection Manager) routed
  *    to the CPU in slot 0 with an embedded Get_Attribute_All; UnRegisterSession
  *    and FIN when the session is recycled;
- *  - gen_enip_attack_firmware(): a firmware image pushed through the CIP File
- *    object (class 0x37: Initiate Download, Download Transfer) followed by an
- *    Identity Reset, the shape of a ControlFLASH-style update.
+ *  - gen_enip_attack_firmware(): a firmware image pushed the way ControlFLASH
+ *    does it (public capture EIP-FirmwareChange.pcap): Rockwell flash update
+ *    object, class 0xA1 (0x51 rejected, 0x4B begin, 0x4D blocks), then an
+ *    Identity Reset.
  *
  * What it must never do: emit an encapsulation length, CPF item length, CIP path
  * size or Unconnected Send message size that disagrees with the bytes present.
@@ -350,49 +351,62 @@ int gen_enip_attack_firmware(struct gp_sim *s, gp_time t, struct gp_host *from,
     gp_time now = t;
     if ((rc = register_session(s, &e, now, &now)) != GP_OK)
         return rc;
-    /* identify the target first */
-    now += GP_MS(rng_range(&s->rng, 20, 100));
-    if ((rc = unconnected_send(s, &e, now, &now)) != GP_OK)
-        return rc;
-    /* File object (class 0x37) instance 0xC8: Initiate Download of the image */
-    const uint32_t size = 3 * 400;
-    char fname[48];
-    snprintf(fname, sizeof fname, "PN-%s_33.011.dmk", plc->model[0] == '1' ? "1756" : "1769");
+    /* What ControlFLASH sends (as in the public capture EIP-FirmwareChange.pcap):
+     * requests to the Rockwell flash update object, class 0xA1 instance 1, over
+     * SendRRData. First a service 0x51 the target rejects (status 0x08, service not
+     * supported), then 0x4B begin update with the image size, answered with the
+     * largest block the target takes (350 bytes), then 0x4D blocks (offset + data),
+     * each acknowledged with its offset, then an Identity Reset to boot the new
+     * image. The image here is a short one (a real one is ~1.8 MB, 5000+ blocks). */
+    const uint32_t block = 350, nblocks = 12;
+    const uint32_t size = nblocks * block - 276; /* last block shorter, as in the capture */
     now += GP_MS(rng_range(&s->rng, 200, 600));
     buf_reset(&req);
-    put_u8(&req, 0x4C);
+    put_u8(&req, 0x51);
     put_u8(&req, 2);
-    put_u8(&req, 0x20); put_u8(&req, 0x37);
-    put_u8(&req, 0x24); put_u8(&req, 0xC8);
+    put_u8(&req, 0x20); put_u8(&req, 0xA1);
+    put_u8(&req, 0x24); put_u8(&req, 0x01);
     put_le32(&req, size);
-    put_u8(&req, 1); /* file revision major */
-    put_u8(&req, 0); /* minor */
-    put_u8(&req, (uint8_t)strlen(fname));
-    put_str(&req, fname);
+    put_le32(&req, 0);
+    put_le16(&req, 1);
+    put_le16(&req, 1);
+    put_le32(&req, 0x0051AEC3); /* image checksum */
     buf_reset(&rsp);
-    cip_rsp_hdr(&rsp, 0x4C, 0);
-    put_le32(&rsp, size);
-    put_u8(&rsp, 0);
-    put_u8(&rsp, 100); /* transfer size */
+    cip_rsp_hdr(&rsp, 0x51, 0x08); /* service not supported */
     if ((rc = cip_exchange(s, &e, now, &req, &rsp, &now)) != GP_OK)
         return rc;
-    /* Download Transfer: 12 chunks of 100 bytes */
-    for (uint8_t part = 0; part < 12; part++) {
-        now += rtt_us(s, 2000, 8000);
+    now += rtt_us(s, 300, 900);
+    buf_reset(&req);
+    put_u8(&req, 0x4B);
+    put_u8(&req, 2);
+    put_u8(&req, 0x20); put_u8(&req, 0xA1);
+    put_u8(&req, 0x24); put_u8(&req, 0x01);
+    put_le32(&req, size);
+    put_le32(&req, 0);
+    buf_reset(&rsp);
+    cip_rsp_hdr(&rsp, 0x4B, 0);
+    put_le16(&rsp, 0);
+    put_le16(&rsp, 0x147B);
+    put_le16(&rsp, (uint16_t)block); /* largest block */
+    put_le16(&rsp, 0x0304);
+    put_le32(&rsp, 0);
+    if ((rc = cip_exchange(s, &e, now, &req, &rsp, &now)) != GP_OK)
+        return rc;
+    for (uint32_t off = 0; off < size; off += block) {
+        uint32_t n = size - off < block ? size - off : block;
+        now += rtt_us(s, 500, 2000);
         buf_reset(&req);
-        put_u8(&req, 0x50);
+        put_u8(&req, 0x4D);
         put_u8(&req, 2);
-        put_u8(&req, 0x20); put_u8(&req, 0x37);
-        put_u8(&req, 0x24); put_u8(&req, 0xC8);
-        put_u8(&req, part);
-        put_u8(&req, part == 0 ? 0x00 : part == 11 ? 0x02 : 0x01); /* first/middle/last */
-        for (int i = 0; i < 100; i++)
-            put_u8(&req, (uint8_t)(part * 53 + i * 7));
-        if (part == 11)
-            put_le16(&req, 0xBEEF); /* checksum word */
+        put_u8(&req, 0x20); put_u8(&req, 0xA1);
+        put_u8(&req, 0x24); put_u8(&req, 0x01);
+        put_le32(&req, off);
+        for (uint32_t i = 0; i < n; i++)
+            put_u8(&req, off + i < size - 64 ? (uint8_t)((off + i) * 53 + (off + i) / 7) : 0xFF);
         buf_reset(&rsp);
-        cip_rsp_hdr(&rsp, 0x50, 0);
-        put_u8(&rsp, part);
+        cip_rsp_hdr(&rsp, 0x4D, 0);
+        put_le32(&rsp, off);
+        put_le16(&rsp, 2);
         if ((rc = cip_exchange(s, &e, now, &req, &rsp, &now)) != GP_OK)
             return rc;
     }

@@ -476,6 +476,10 @@ int gen_modbus_setup(struct gp_sim *s)
 {
     struct gp_plant *p = s->plant;
     static const uint32_t periods_ms[] = {100, 250, 250, 500, 500, 500, 1000, 1000};
+    /* What each HMI polls is the plant's configuration, not traffic: same for every
+     * capture of the same plant (see plant_rng). */
+    struct gp_rng cfg;
+    plant_rng(p, "modbus", &cfg);
     struct mb_sweep *w = gp_alloc(s, sizeof *w);
     if (!w)
         return GP_ERR_NOMEM;
@@ -493,18 +497,22 @@ int gen_modbus_setup(struct gp_sim *s)
             return GP_ERR_NOMEM;
         m->cli = p->hmis[k % p->nhmis];
         m->plc = plc;
-        m->period = GP_MS(periods_ms[rng_below(&s->rng, 8)]);
-        m->tid = (uint16_t)rng_below(&s->rng, 60000);
+        /* configuration: one draw per statement, always the same number of draws */
+        m->period = GP_MS(periods_ms[rng_below(&cfg, 8)]);
+        uint16_t hr_qty = (uint16_t)rng_range(&cfg, 10, 40);
+        bool use_ir = rng_chance(&cfg, 600);
+        uint16_t ir_qty = (uint16_t)rng_range(&cfg, 6, 16);
+        uint8_t bit_fc = (uint8_t)(rng_chance(&cfg, 500) ? 1 : 2);
+        uint16_t bit_qty = (uint16_t)(rng_chance(&cfg, 500) ? 16 : 21);
         struct mb_op *it = m->items;
-        it[m->nitems++] = (struct mb_op){.fc = 3, .addr = 0, .qty = (uint16_t)rng_range(&s->rng, 10, 40)};
-        if (rng_chance(&s->rng, 600))
-            it[m->nitems++] = (struct mb_op){.fc = 4, .addr = 0, .qty = (uint16_t)rng_range(&s->rng, 6, 16)};
-        /* one draw per statement: initializer evaluation order is unspecified */
-        uint8_t bit_fc = (uint8_t)(rng_chance(&s->rng, 500) ? 1 : 2);
-        uint16_t bit_qty = (uint16_t)(rng_chance(&s->rng, 500) ? 16 : 21);
+        it[m->nitems++] = (struct mb_op){.fc = 3, .addr = 0, .qty = hr_qty};
+        if (use_ir)
+            it[m->nitems++] = (struct mb_op){.fc = 4, .addr = 0, .qty = ir_qty};
         it[m->nitems++] = (struct mb_op){.fc = bit_fc, .addr = 0, .qty = bit_qty};
         if (k % 4 == 1)
             it[m->nitems++] = (struct mb_op){.fc = 23, .addr = 20, .qty = 4, .addr2 = 120, .qty2 = 2};
+        /* traffic */
+        m->tid = (uint16_t)rng_below(&s->rng, 60000);
         m->next_write = s->t0 + GP_SEC(rng_range(&s->rng, 3, 20));
         if (!task_add(s, s->t0 + rng_below(&s->rng, (uint32_t)GP_SEC(2)), poll_step, m))
             return GP_ERR_NOMEM;

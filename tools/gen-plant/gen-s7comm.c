@@ -420,6 +420,8 @@ static int sweep_step(struct gp_sim *s, struct gp_task *t)
 int gen_s7comm_setup(struct gp_sim *s)
 {
     struct gp_plant *p = s->plant;
+    struct gp_rng cfg;
+    plant_rng(p, "s7comm", &cfg);
     struct s7_sweep *w = gp_alloc(s, sizeof *w);
     if (!w)
         return GP_ERR_NOMEM;
@@ -436,8 +438,9 @@ int gen_s7comm_setup(struct gp_sim *s)
             return GP_ERR_NOMEM;
         m->cli = p->hmis[(k + 1) % p->nhmis];
         m->plc = plc;
-        m->period = GP_MS(rng_chance(&s->rng, 500) ? 500 : 1000);
-        m->db = (uint16_t)(1 + rng_below(&s->rng, 20));
+        /* configuration (the plant's, not the traffic's): poll period and data block */
+        m->period = GP_MS(rng_chance(&cfg, 500) ? 500 : 1000);
+        m->db = (uint16_t)(1 + rng_below(&cfg, 20));
         m->next_write = s->t0 + GP_SEC(rng_range(&s->rng, 10, 90));
         if (!task_add(s, s->t0 + rng_below(&s->rng, (uint32_t)GP_SEC(3)), poll_step, m))
             return GP_ERR_NOMEM;

@@ -118,8 +118,16 @@ struct gp_plant {
     int nhmis;
     uint32_t net, mask;     /* 10.10.0.0/16 */
     char domain[32];        /* "plant.local" */
+    uint64_t seed;          /* --seed */
+    int ndevices;           /* --devices */
 };
 int plant_build(struct gp_plant *p, uint64_t seed, int ndevices);
+/* The plant's configuration stream for one generator (which functions and address
+ * ranges each HMI polls, which writes its operators do, poll periods...): seeded from
+ * --seed and --devices only, so every capture of the same plant behaves the same
+ * whatever --start-offset, --duration or --scenario. Draw from it only in setup
+ * functions; per-packet randomness stays in s->rng. */
+void plant_rng(const struct gp_plant *p, const char *stream, struct gp_rng *r);
 struct gp_host *plant_add_host(struct gp_plant *p, enum gp_role role, const uint8_t oui[3],
                                uint32_t ip, const char *name, struct gp_rng *r);
 int plant_count(const struct gp_plant *p, enum gp_role role);
@@ -196,7 +204,8 @@ void sim_free(struct gp_sim *s);
 struct gp_pend;
 struct gp_sim {
     struct gp_plant *plant;
-    struct gp_rng rng;        /* traffic randomness */
+    struct gp_rng rng;        /* traffic randomness (depends on --start-offset); the
+                               * plant's configuration comes from plant_rng() */
     gp_time t0, t_end;        /* t_end == UINT64_MAX when --packets is used */
     uint64_t max_packets;     /* 0 = unlimited */
     uint64_t written;

@@ -8,6 +8,9 @@
  * SCADA, historian, engineering station, domain controller), 10.10.3.0/24 office
  * clients addressed by DHCP. MACs use real vendor OUIs (IEEE registry).
  *
+ * plant_rng() gives each generator its own configuration stream of the same plant
+ * (seed and --devices only), for what the plant's devices are set up to do.
+ *
  * What it must never do: draw from the traffic PRNG (only from its own stream
  * derived from the seed), or depend on the scenario name.
  */
@@ -86,12 +89,20 @@ static void serial_str(struct gp_rng *r, char *out, size_t n, const char *prefix
     snprintf(out, n, "%s%s", prefix, d);
 }
 
+void plant_rng(const struct gp_plant *p, const char *stream, struct gp_rng *r)
+{
+    rng_seed(r, p->seed ^ gp_hash_str("plant") ^ gp_hash_str(stream) ^
+                    ((uint64_t)p->ndevices * 0xD1B54A32D192ED03ull));
+}
+
 int plant_build(struct gp_plant *p, uint64_t seed, int ndevices)
 {
     struct gp_rng r;
     char name[32];
     rng_seed(&r, seed ^ gp_hash_str("plant"));
     memset(p, 0, sizeof *p);
+    p->seed = seed;
+    p->ndevices = ndevices;
     p->net = IP4(10, 10, 0, 0);
     p->mask = 0xffff0000u;
     snprintf(p->domain, sizeof p->domain, "plant.local");
