@@ -50,6 +50,7 @@ struct flow {
 	uint32_t lru_prev, lru_next;
 	uint32_t id;                /* worker-local serial number (for evidence) */
 	uint64_t first_ts, last_ts;
+	uint64_t last_frame;        /* capture frame number of the latest packet */
 	uint64_t pkts[2], bytes[2]; /* per direction: client->server, server->client */
 	uint8_t client_is_a;        /* the client is key.a/pa */
 	int16_t dissector;          /* index in the registry, -1 none yet, -2 none found */

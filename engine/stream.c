@@ -22,7 +22,9 @@ int stream_pool_init(struct stream_pool *p, uint32_t chunks)
 	p->next = calloc(chunks, sizeof *p->next);
 	p->seq = calloc(chunks, sizeof *p->seq);
 	p->len = calloc(chunks, sizeof *p->len);
-	if (!p->mem || !p->next || !p->seq || !p->len) {
+	p->frame = calloc(chunks, sizeof *p->frame);
+	p->ts = calloc(chunks, sizeof *p->ts);
+	if (!p->mem || !p->next || !p->seq || !p->len || !p->frame || !p->ts) {
 		stream_pool_free(p);
 		return -1;
 	}
@@ -39,6 +41,8 @@ void stream_pool_free(struct stream_pool *p)
 	free(p->next);
 	free(p->seq);
 	free(p->len);
+	free(p->frame);
+	free(p->ts);
 	memset(p, 0, sizeof *p);
 }
 
@@ -73,7 +77,7 @@ static inline int32_t seq_diff(uint32_t a, uint32_t b)
 
 /* Delivers in-order bytes starting at seq (which may be before next_seq: trimmed). */
 static void deliver(struct stream_dir *sd, struct flow_stats *st, struct flow *f, int dir, uint32_t seq,
-		    const uint8_t *data, size_t len, stream_bytes_fn out, void *ctx)
+		    const uint8_t *data, size_t len, uint64_t frame, uint64_t ts, stream_bytes_fn out, void *ctx)
 {
 	int32_t d = seq_diff(seq, sd->next_seq);
 	if (d < 0) {
@@ -89,7 +93,7 @@ static void deliver(struct stream_dir *sd, struct flow_stats *st, struct flow *f
 	bool gap = sd->gap_pending;
 	sd->gap_pending = false;
 	sd->next_seq += (uint32_t)len;
-	out(ctx, f, dir, data, len, gap);
+	out(ctx, f, dir, data, len, gap, frame, ts);
 }
 
 /* Delivers out-of-order segments that have become contiguous. */
@@ -100,7 +104,7 @@ static void drain_ooo(struct stream_pool *p, struct stream_dir *sd, struct flow_
 		uint32_t c = sd->ooo_head;
 		sd->ooo_head = p->next[c];
 		sd->n_ooo--;
-		deliver(sd, st, f, dir, p->seq[c], chunk_mem(p, c), p->len[c], out, ctx);
+		deliver(sd, st, f, dir, p->seq[c], chunk_mem(p, c), p->len[c], p->frame[c], p->ts[c], out, ctx);
 		chunk_put(p, c);
 	}
 }
@@ -118,7 +122,7 @@ static void skip_hole(struct stream_pool *p, struct stream_dir *sd, struct flow_
 }
 
 static void ooo_insert(struct stream_pool *p, struct stream_dir *sd, struct flow_stats *st, uint32_t seq,
-		       const uint8_t *data, size_t len)
+		       const uint8_t *data, size_t len, uint64_t frame, uint64_t ts)
 {
 	if (len > STREAM_CHUNK)
 		len = STREAM_CHUNK; /* cannot happen for real segments; keeps the copy bounded */
@@ -137,14 +141,26 @@ static void ooo_insert(struct stream_pool *p, struct stream_dir *sd, struct flow
 	memcpy(chunk_mem(p, c), data, len);
 	p->seq[c] = seq;
 	p->len[c] = (uint32_t)len;
+	p->frame[c] = frame;
+	p->ts[c] = ts;
 	p->next[c] = *pp;
 	*pp = c;
 	sd->n_ooo++;
 	st->tcp_ooo++;
 }
 
+void stream_ack(struct stream_pool *p, struct flow_stats *st, struct flow *f, int dir, uint32_t ack,
+		stream_bytes_fn out, void *ctx)
+{
+	struct stream_dir *sd = &f->dir[dir];
+	if (sd->seq_known && sd->ooo_head != FLOW_NONE && seq_diff(ack, sd->next_seq) > 0 &&
+	    seq_diff(p->seq[sd->ooo_head], ack) <= 0)
+		skip_hole(p, sd, st, f, dir, out, ctx);
+}
+
 void stream_segment(struct stream_pool *p, struct flow_stats *st, struct flow *f, int dir, uint32_t seq,
-		    uint8_t flags, const uint8_t *data, size_t len, stream_bytes_fn out, void *ctx)
+		    uint8_t flags, const uint8_t *data, size_t len, uint64_t frame, uint64_t ts,
+		    stream_bytes_fn out, void *ctx)
 {
 	struct stream_dir *sd = &f->dir[dir];
 	if (flags & 0x02) { /* SYN */
@@ -153,23 +169,27 @@ void stream_segment(struct stream_pool *p, struct flow_stats *st, struct flow *f
 		sd->fin = false;
 		return; /* data on SYN (TFO) is ignored */
 	}
-	if (!sd->seq_known) { /* mid-stream pickup */
+	if (!sd->seq_known && len > 0) {
+		/* mid-stream pickup, from the first segment that carries data (a keep-alive
+		 * before it may sit one byte behind) */
 		sd->next_seq = seq;
 		sd->seq_known = true;
 	}
 	if (len > 0) {
 		int32_t d = seq_diff(seq, sd->next_seq);
-		if (d <= 0) {
-			deliver(sd, st, f, dir, seq, data, len, out, ctx);
-			drain_ooo(p, sd, st, f, dir, out, ctx);
-		} else if (d > 64 * 1024 * 1024) {
-			/* far ahead: a new connection reusing the tuple, or a lost window; resync */
+		if (d > 64 * 1024 * 1024 || d < -64 * 1024 * 1024) {
+			/* far away: a new connection reusing the tuple without a SYN seen, or a
+			 * lost window; resynchronise on this segment */
 			st->tcp_gaps++;
 			sd->next_seq = seq;
 			sd->gap_pending = true;
-			deliver(sd, st, f, dir, seq, data, len, out, ctx);
+			deliver(sd, st, f, dir, seq, data, len, frame, ts, out, ctx);
+			drain_ooo(p, sd, st, f, dir, out, ctx);
+		} else if (d <= 0) {
+			deliver(sd, st, f, dir, seq, data, len, frame, ts, out, ctx);
+			drain_ooo(p, sd, st, f, dir, out, ctx);
 		} else {
-			ooo_insert(p, sd, st, seq, data, len);
+			ooo_insert(p, sd, st, seq, data, len, frame, ts);
 			if (sd->n_ooo > STREAM_MAX_OOO || p->free_head == FLOW_NONE)
 				skip_hole(p, sd, st, f, dir, out, ctx);
 		}

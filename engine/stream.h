@@ -32,20 +32,29 @@
 struct stream_pool {
 	uint8_t *mem;
 	uint32_t *next, *seq, *len;
+	uint64_t *frame, *ts;       /* where a held segment came from */
 	uint32_t n, free_head, in_use;
 };
 
 int stream_pool_init(struct stream_pool *p, uint32_t chunks);
 void stream_pool_free(struct stream_pool *p);
 
-/* Receives in-order bytes of direction dir; gap says bytes were lost just before. */
-typedef void (*stream_bytes_fn)(void *ctx, struct flow *f, int dir, const uint8_t *data, size_t len, bool gap);
+/* Receives in-order bytes of direction dir; gap says bytes were lost just before;
+ * frame and ts_us are those of the segment that carried the bytes. */
+typedef void (*stream_bytes_fn)(void *ctx, struct flow *f, int dir, const uint8_t *data, size_t len, bool gap,
+				uint64_t frame, uint64_t ts_us);
 /* Receives one framed PDU. */
 typedef void (*stream_pdu_fn)(void *ctx, struct flow *f, int dir, const uint8_t *pdu, size_t len, bool gap,
 			      bool truncated);
 
 void stream_segment(struct stream_pool *p, struct flow_stats *st, struct flow *f, int dir, uint32_t seq,
-		    uint8_t flags, const uint8_t *data, size_t len, stream_bytes_fn out, void *ctx);
+		    uint8_t flags, const uint8_t *data, size_t len, uint64_t frame, uint64_t ts_us,
+		    stream_bytes_fn out, void *ctx);
+
+/* The other side acknowledged up to `ack` in direction dir: bytes it acknowledged that
+ * the capture never showed are lost, so segments held behind them go out now. */
+void stream_ack(struct stream_pool *p, struct flow_stats *st, struct flow *f, int dir, uint32_t ack,
+		stream_bytes_fn out, void *ctx);
 
 void stream_frame(struct stream_pool *p, struct flow_stats *st, struct flow *f, int dir,
 		  ssize_t (*pdu_len)(const uint8_t *, size_t), const uint8_t *data, size_t len, bool gap,

@@ -338,11 +338,12 @@ static void run_parse(struct dctx *c, const uint8_t *data, size_t len)
 
 /* A packet standing in for the one that delivered bytes when a flow is flushed at
  * its end (so records still carry the flow's addresses). */
-static void synth_packet(const struct flow *f, int dir, struct packet *p)
+static void synth_packet(const struct flow *f, int dir, uint64_t frame, uint64_t ts_us, struct packet *p)
 {
 	memset(p, 0, sizeof *p);
 	bool src_is_a = (dir == DIR_C2S) == (f->client_is_a != 0);
-	p->ts_us = f->last_ts;
+	p->ts_us = ts_us ? ts_us : f->last_ts;
+	p->frameno = frame ? frame : f->last_frame;
 	p->transport = f->key.transport;
 	p->vlan = f->key.vlan;
 	p->ip_version = f->key.ipv;
@@ -379,8 +380,10 @@ static void on_pdu(void *ctx, struct flow *f, int dir, const uint8_t *pdu, size_
 	const struct dissector *d = dissectors[f->dissector];
 	struct packet synth;
 	const struct packet *p = w->cur;
-	if (!p) {
-		synth_packet(f, dir, &synth);
+	/* bytes held back (out of order, or flushed at the flow's end) carry the frame and
+	 * time of the segment they came in, and the flow's addresses in their direction */
+	if (!p || w->cur_flow != f || w->cur_dir != dir || w->bytes_frame != p->frameno) {
+		synth_packet(f, dir, w->bytes_frame, w->bytes_ts, &synth);
 		p = &synth;
 	}
 	struct dctx *c = &w->dc;
@@ -390,9 +393,12 @@ static void on_pdu(void *ctx, struct flow *f, int dir, const uint8_t *pdu, size_
 	run_parse(c, pdu, len);
 }
 
-static void on_bytes(void *ctx, struct flow *f, int dir, const uint8_t *data, size_t len, bool gap)
+static void on_bytes(void *ctx, struct flow *f, int dir, const uint8_t *data, size_t len, bool gap,
+		     uint64_t frame, uint64_t ts_us)
 {
 	struct worker *w = ctx;
+	w->bytes_frame = frame;
+	w->bytes_ts = ts_us;
 	const struct dissector *d = flow_dissector(w, f, data, len, dir == DIR_C2S);
 	if (!d)
 		return;
@@ -490,11 +496,17 @@ static void handle_ip(struct worker *w, struct packet *p)
 		f->syn_seen = true;
 	bool to_server = src_is_a == (f->client_is_a != 0);
 	int dir = to_server ? DIR_C2S : DIR_S2C;
+	f->last_frame = p->frameno;
+	w->cur_flow = f;
+	w->cur_dir = dir;
 	f->pkts[dir]++;
 	f->bytes[dir] += p->wirelen;
 
 	if (p->transport == TR_TCP) {
-		stream_segment(&w->sp, &w->ft.st, f, dir, p->seq, p->tcp_flags, p->payload, p->payload_len, on_bytes, w);
+		if (p->tcp_flags & TCP_ACK)
+			stream_ack(&w->sp, &w->ft.st, f, !dir, p->ack, on_bytes, w);
+		stream_segment(&w->sp, &w->ft.st, f, dir, p->seq, p->tcp_flags, p->payload, p->payload_len, p->frameno,
+			       p->ts_us, on_bytes, w);
 	} else if (p->transport == TR_UDP && p->payload_len) {
 		const struct dissector *d = flow_dissector(w, f, p->payload, p->payload_len, to_server);
 		if (d) {
@@ -522,6 +534,7 @@ void worker_packet(struct worker *w, int linktype, const uint8_t *frame, uint32_
 	}
 	p.frameno = frameno;
 	w->cur = &p;
+	w->cur_flow = NULL;
 	w->cur_flow_id = 0;
 	flow_expire(&w->ft, ts_us, 4, on_flow_end, w);
 	if (p.transport == TR_L2)

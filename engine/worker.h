@@ -70,7 +70,11 @@ struct worker {
 	/* tests: receives every finished PDU record instead of the JSON output */
 	void (*pdu_hook)(void *hook_ctx, const struct dctx *ctx);
 	void *hook_ctx;
-	/* the packet in progress */
+	/* the packet in progress, its flow and direction, and the segment whose bytes are
+	 * being framed (differs from the packet for held-back segments) */
+	struct flow *cur_flow;
+	int cur_dir;
+	uint64_t bytes_frame, bytes_ts;
 	const struct packet *cur;
 	struct dctx dc;
 };
