@@ -199,6 +199,71 @@ static bool ua_nodeid(struct rd *r, bool *numeric, uint32_t *id, uint16_t *ns)
 	return rd_ok(r);
 }
 
+static bool ua_skip_string_array(struct rd *r)
+{
+	int32_t n = (int32_t)rd_le32(r);
+	if (!rd_ok(r) || n < -1)
+		return false;
+	for (int32_t i = 0; i < n && rd_ok(r); i++)
+		if (!ua_skip_bytes(r))
+			return false;
+	return rd_ok(r);
+}
+
+/* a ResponseHeader; false if it cannot be walked (an inner DiagnosticInfo is not
+ * followed: that would be recursion) */
+static bool ua_response_header(struct rd *r)
+{
+	rd_skip(r, 8 + 4 + 4); /* timestamp, request handle, service result */
+	uint8_t mask = rd_u8(r);
+	if (mask & 0x40)
+		return false;
+	rd_skip(r, (size_t)(((mask & 1) != 0) + ((mask & 2) != 0) + ((mask & 4) != 0) + ((mask & 8) != 0)) * 4);
+	if ((mask & 0x10) && !ua_skip_bytes(r))
+		return false;
+	if (mask & 0x20)
+		rd_skip(r, 4);
+	if (!ua_skip_string_array(r))
+		return false;
+	bool num;
+	uint32_t id;
+	uint16_t ns;
+	if (!ua_nodeid(r, &num, &id, &ns))
+		return false;
+	uint8_t enc = rd_u8(r);
+	if ((enc & 1) && !ua_skip_bytes(r))
+		return false;
+	return rd_ok(r);
+}
+
+/* GetEndpointsResponse: the first endpoint's server ApplicationDescription says what
+ * the server is (application URI, product URI, application name). */
+static void get_endpoints_identity(struct dctx *ctx, struct rd *r)
+{
+	if (!ua_response_header(r))
+		return;
+	int32_t n = (int32_t)rd_le32(r);
+	if (!rd_ok(r) || n < 1)
+		return;
+	char url[FACT_STR], app_uri[FACT_STR], prod_uri[FACT_STR], name[FACT_STR] = "";
+	if (!ua_string(r, url, sizeof url) || !ua_string(r, app_uri, sizeof app_uri) ||
+	    !ua_string(r, prod_uri, sizeof prod_uri))
+		return;
+	uint8_t lt = rd_u8(r);
+	char locale[16];
+	if ((lt & 1) && !ua_string(r, locale, sizeof locale))
+		return;
+	if ((lt & 2) && !ua_string(r, name, sizeof name))
+		return;
+	enum fact_subject srv = dctx_server(ctx);
+	if (app_uri[0])
+		dctx_identity(ctx, srv, "application_uri", "%s", app_uri);
+	if (prod_uri[0])
+		dctx_identity(ctx, srv, "product_uri", "%s", prod_uri);
+	if (name[0])
+		dctx_identity(ctx, srv, "product", "%s", name);
+}
+
 static const char *policy_short(const char *uri)
 {
 	const char *h = strrchr(uri, '#');
@@ -308,8 +373,12 @@ static int opcua_parse(struct dctx *ctx, struct rd *r)
 		char reason[FACT_STR];
 		if (rd_ok(r))
 			pdu_u(ctx, "error", err);
-		if (!ua_string(r, reason, sizeof reason) && rd_left(r) != 0)
+		if (!ua_string(r, reason, sizeof reason)) {
 			dctx_violation(ctx, "opcua: ERR reason runs past the message");
+			rc = -1;
+		} else if (reason[0]) {
+			pdu_s(ctx, "reason", reason);
+		}
 		pdu_null(ctx, "service");
 	} else {
 		bool opn = !memcmp(t, "OPN", 3);
@@ -369,6 +438,8 @@ static int opcua_parse(struct dctx *ctx, struct rd *r)
 					request_events(ctx, id);
 				if (opn && id == 446)
 					opn_request_body(ctx, r);
+				else if (id == 431 && !ctx->to_server)
+					get_endpoints_identity(ctx, r);
 			}
 		} else {
 			pdu_null(ctx, "service");

@@ -210,8 +210,43 @@ static void test_probe_and_malformed(void)
 	th_free(t);
 }
 
+static void test_get_endpoints_identity(void)
+{
+	struct th *t = th_new();
+	if (!t) {
+		CHECK(t != NULL);
+		return;
+	}
+	struct buf b;
+	hdr(&b, "MSG", 'F');
+	put32(&b, 5); put32(&b, 1); put32(&b, 2); put32(&b, 1);
+	put8(&b, 1); put8(&b, 0); put8(&b, 431 & 0xff); put8(&b, 431 >> 8);
+	for (int i = 0; i < 16; i++) /* timestamp, handle, result */
+		put8(&b, 0);
+	put8(&b, 0);          /* no diagnostics */
+	put32(&b, 0xffffffff); /* null string table */
+	put8(&b, 0); put8(&b, 0); put8(&b, 0); /* no additional header */
+	put32(&b, 1);
+	putstr(&b, "opc.tcp://plc1:4840");
+	putstr(&b, "urn:acme:plc");
+	putstr(&b, "urn:acme:product");
+	put8(&b, 2);
+	putstr(&b, "ACME UA Server");
+	fin(&b);
+	th_tcp(t, SRV, 4840, CLI, 50010, 1, TCP_ACK | TCP_PSH, b.b, b.n);
+	th_finish(t);
+	uint64_t v = 0;
+	CHECK(th_pdu_u(th_pdu_n(t, "opcua", 0), "service", &v) && v == 431);
+	const struct fact *f = th_fact(t, FACT_IDENTITY, "product");
+	CHECK(f && !strcmp(f->u.id.value, "ACME UA Server") && f->u.id.subject == SUBJ_SRC);
+	f = th_fact(t, FACT_IDENTITY, "product_uri");
+	CHECK(f && !strcmp(f->u.id.value, "urn:acme:product"));
+	th_free(t);
+}
+
 int main(void)
 {
+	test_get_endpoints_identity();
 	test_session();
 	test_secured_and_segmented();
 	test_probe_and_malformed();
