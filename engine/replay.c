@@ -359,6 +359,8 @@ int replay_main(const struct replay_opts *o, const struct config *cfg)
 	struct state_thread *st = calloc(1, sizeof *st);
 	ots_state_set_workers(ots, rr.workers, n);
 	struct state_sink sink = { ots, ots_state_apply };
+	for (int i = 0; i < n; i++)
+		rr.workers[i].sync_events = true;
 	if (!st || state_start(st, rr.workers, n, o->emit, &sink)) {
 		fprintf(stderr, "otsensor: cannot start the state thread\n");
 		free(st);

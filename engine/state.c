@@ -28,6 +28,9 @@ static size_t drain_once(struct state_thread *s)
 		}
 		if (s->sink.apply && s->sink.apply(s->sink.ctx, s->batch, n) < 0)
 			s->sink_errors++;
+		/* tells a worker waiting on an event that its consequences (alerts, evidence
+		 * requests) are in place */
+		atomic_fetch_add_explicit(&s->workers[i].facts_applied, n, memory_order_release);
 	}
 	return total;
 }

@@ -88,6 +88,11 @@ static void push_fact(struct worker *w, const struct fact *f)
 		w->st.fact_waits++;
 		cpu_relax();
 	}
+	if (w->sync_events && (f->type == FACT_EVENT || f->type == FACT_VIOLATION)) {
+		/* rare: wait until the state thread has applied it (no lock, no system call) */
+		while (atomic_load_explicit(&w->facts_applied, memory_order_acquire) < w->st.facts)
+			cpu_relax();
+	}
 }
 
 void dctx_emit(struct dctx *ctx, const struct fact *f)

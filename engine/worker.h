@@ -59,6 +59,10 @@ struct worker {
 	int nprotos;
 	struct fact_cache_entry *fcache;
 	struct spsc facts;          /* to the state thread */
+	_Atomic uint64_t facts_applied; /* how many of them the state thread has applied */
+	bool sync_events;           /* wait for an event or violation fact to be applied (replay with a
+	                             * state: its alert's evidence is then asked for while the packets
+	                             * that raised it are still in the evidence ring) */
 	struct outbuf out;
 	struct evring ev;           /* recent frames for alert evidence (alerts/evidence.h) */
 	uint32_t cur_flow_id;       /* flow of the packet in progress, 0 if none */
