@@ -151,6 +151,11 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "replay"))
 		return cmd_replay(argc - 1, argv + 1);
+	if (!strcmp(cmd, "run")) {
+		fprintf(stderr, "otsensor: run: live capture is not available in this build yet; "
+				"use 'otsensor replay' on capture files\n");
+		return 1;
+	}
 	if (!strcmp(cmd, "ctl"))
 		return cmd_ctl(argc - 1, argv + 1);
 	return usage_error("unknown command '%s'", cmd);
