@@ -33,6 +33,7 @@
 #include "worker.h"
 #ifdef OTS_HAVE_UPLINK
 #include "outbox.h"
+#include "uplink.h"
 #endif
 
 #define US 1000000ull
@@ -83,7 +84,7 @@ int ots_state_open(struct ots_state **out, const char *dir, const struct config 
 	s->exc_flood = calloc(ANOM_SLOTS, sizeof(struct anom_slot));
 	if (!s->port_scan || !s->ip_sweep || !s->arp_scan || !s->flow_burst || !s->exc_flood) {
 		snprintf(err, errlen, "out of memory");
-		ots_state_close(s);
+		ots_state_close(s, 0);
 		return -1;
 	}
 	MDB_txn *txn;
@@ -116,13 +117,23 @@ int ots_state_open(struct ots_state **out, const char *dir, const struct config 
 	}
 	if (rc) {
 		snprintf(err, errlen, "state store %s: %s", dir, mdb_strerror(rc));
-		ots_state_close(s);
+		ots_state_close(s, 0);
 		return -1;
 	}
 	if (s->sc->evidence_max_mb) {
 		snprintf(s->evidence_dir, sizeof s->evidence_dir, "%s/evidence", dir);
 		mkdir(s->evidence_dir, 0750);
 	}
+#ifdef OTS_HAVE_UPLINK
+	{
+		char uerr[512];
+		if (uplink_start(&s->up, s->st.env, cfg, uerr, sizeof uerr)) {
+			snprintf(err, errlen, "uplink: %s", uerr);
+			ots_state_close(s, 0);
+			return -1;
+		}
+	}
+#endif
 	*out = s;
 	return 0;
 }
@@ -140,10 +151,16 @@ void ots_state_finish(struct ots_state *s)
 	evidence_enforce_cap(s);
 }
 
-void ots_state_close(struct ots_state *s)
+void ots_state_close(struct ots_state *s, unsigned drain_timeout_s)
 {
 	if (!s)
 		return;
+#ifdef OTS_HAVE_UPLINK
+	uplink_stop(s->up, drain_timeout_s);
+	s->up = NULL;
+#else
+	(void)drain_timeout_s;
+#endif
 	store_close(&s->st);
 	free(s->devs);
 	free(s->by_mac.keys);

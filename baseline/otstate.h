@@ -27,6 +27,7 @@
 
 struct worker;
 struct outbox;
+struct uplink;
 
 #define DEV_MAX_MACS 4
 #define DEV_MAX_IPS 8
@@ -94,6 +95,7 @@ struct ots_state {
 	const struct state_config *sc;
 	struct outbox *ob;      /* NULL when the uplink is not built */
 	bool ob_open;
+	struct uplink *up;      /* the uplink thread ([uplink] mode != off), started by open */
 	/* inventory */
 	struct device *devs;
 	int ndevs;
@@ -128,7 +130,8 @@ struct ots_state {
 };
 
 /* Opens the store in dir (creating it) with cfg's settings; learning: -1 keep the
- * stored mode (a fresh store starts with [learning] mode), 0 off, 1 on. Returns 0,
+ * stored mode (a fresh store starts with [learning] mode), 0 off, 1 on. Also starts
+ * the uplink thread when [uplink] mode != off (and the uplink is built). Returns 0,
  * or -1 with err naming the fault. */
 int ots_state_open(struct ots_state **out, const char *dir, const struct config *cfg, int learning, char *err,
 		   size_t errlen);
@@ -140,7 +143,10 @@ void ots_state_set_workers(struct ots_state *s, struct worker *workers, int n);
 void ots_state_finish(struct ots_state *s);
 /* device and alert records (--emit devices,alerts) */
 void ots_state_emit(struct ots_state *s, unsigned emit, struct outbuf *out);
-void ots_state_close(struct ots_state *s);
+/* Stops the uplink, draining the outbox for at most drain_timeout_s seconds (0: stop
+ * at once, e.g. `run` on SIGTERM; `replay` passes [uplink] drain_timeout), then closes
+ * the store. NULL is fine. */
+void ots_state_close(struct ots_state *s, unsigned drain_timeout_s);
 
 /* ---- internal, shared by baseline/ and alerts/ ---- */
 

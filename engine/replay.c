@@ -23,9 +23,6 @@
 
 #include "otstate.h"
 #include "replay.h"
-#ifdef OTS_HAVE_UPLINK
-#include "uplink.h"
-#endif
 #include "state.h"
 #include "worker.h"
 
@@ -327,9 +324,7 @@ int replay_main(const struct replay_opts *o, const struct config *cfg)
 	int status = 0;
 	int inited = 0;
 	struct ots_state *ots = NULL;
-#ifdef OTS_HAVE_UPLINK
-	struct uplink *up = NULL;
-#endif
+	unsigned drain_s = 0; /* the uplink (started by the state) drains only after a full replay */
 	{
 		char err[1024];
 		if (ots_state_open(&ots, state_dir, cfg, o->learning, err, sizeof err)) {
@@ -338,16 +333,6 @@ int replay_main(const struct replay_opts *o, const struct config *cfg)
 			goto out;
 		}
 	}
-#ifdef OTS_HAVE_UPLINK
-	{
-		char err[512];
-		if (uplink_start(&up, ots->st.env, cfg, err, sizeof err)) {
-			fprintf(stderr, "otsensor: uplink: %s\n", err);
-			status = 2;
-			goto out;
-		}
-	}
-#endif
 	for (int i = 0; i < n; i++, inited++) {
 		if (worker_init(&rr.workers[i], i, cfg, o->emit, n > 1)) {
 			fprintf(stderr, "otsensor: cannot allocate worker %d (flow table of %u flows, %u stream buffers)\n",
@@ -390,10 +375,7 @@ int replay_main(const struct replay_opts *o, const struct config *cfg)
 	else
 		worker_finish(&rr.workers[0]);
 	state_stop(st);
-#ifdef OTS_HAVE_UPLINK
-	uplink_stop(up, cfg->uplink.drain_timeout);
-	up = NULL;
-#endif
+	drain_s = cfg->uplink.drain_timeout;
 	ots_state_finish(ots); /* evidence requests the workers had no packet left to answer */
 	if (st->sink_errors)
 		status = 1;
@@ -411,10 +393,7 @@ int replay_main(const struct replay_opts *o, const struct config *cfg)
 		human_summary(&rr, st, elapsed);
 	free(st);
 out:
-#ifdef OTS_HAVE_UPLINK
-	uplink_stop(up, 0);
-#endif
-	ots_state_close(ots);
+	ots_state_close(ots, drain_s);
 	for (int i = 0; i < inited; i++)
 		worker_free(&rr.workers[i]);
 	free(rr.workers);
