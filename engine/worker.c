@@ -426,8 +426,8 @@ static void on_flow_end(void *ctx, struct flow *f)
 
 static bool guess_src_is_client(const struct packet *p)
 {
-	if (p->transport == TR_TCP && (p->tcp_flags & TCP_SYN))
-		return !(p->tcp_flags & TCP_ACK);
+	if (p->transport == TR_TCP && (p->tcp_flags & (TCP_SYN | TCP_FIN | TCP_RST)) == TCP_SYN)
+		return !(p->tcp_flags & TCP_ACK); /* a plain SYN says who opens; SYN+FIN/RST is junk */
 	if (p->transport == TR_ICMP)
 		return p->sport != 0 && p->sport != 129; /* echo reply (v4 0, v6 129) comes from the server */
 	uint8_t dt = dt_of(p->transport);
@@ -494,7 +494,8 @@ static void handle_ip(struct worker *w, struct packet *p)
 	}
 	if (created)
 		new_flow(w, f, p, src_is_a);
-	else if (p->transport == TR_TCP && (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN && !f->syn_seen &&
+	else if (p->transport == TR_TCP && (p->tcp_flags & (TCP_SYN | TCP_ACK | TCP_FIN | TCP_RST)) == TCP_SYN &&
+		 !f->syn_seen &&
 		 src_is_a != (f->client_is_a != 0))
 		f->client_is_a = src_is_a; /* a SYN settles who the client is */
 	if (p->transport == TR_TCP && (p->tcp_flags & TCP_SYN))
