@@ -62,6 +62,38 @@ int learning_set(struct store *st, MDB_txn *txn, bool on, uint64_t ts)
 
 /* ---------------------------------------------------------------- open / close */
 
+/* what the uplink's health message reports: published by the state thread after each
+ * batch, read by the uplink thread (atomics only; worker packet counters are plain
+ * 64-bit fields read relaxed, a count at most one packet old) */
+static void health_update(struct ots_state *s, MDB_txn *txn)
+{
+	MDB_stat ms;
+	bool on;
+	atomic_store(&s->h_devices, (int64_t)s->ndevs);
+	if (learning_get(&s->st, txn, &on) == 0)
+		atomic_store(&s->h_learning, on ? 1 : 0);
+	if (mdb_stat(txn, s->st.alerts, &ms) == 0)
+		atomic_store(&s->h_alerts, (int64_t)ms.ms_entries);
+}
+
+#ifdef OTS_HAVE_UPLINK
+static void health_fn(void *arg, struct uplink_health *h)
+{
+	struct ots_state *s = arg;
+	int n = atomic_load(&s->h_nworkers);
+	if (n > 0) {
+		int64_t p = 0;
+		for (int i = 0; i < n; i++)
+			p += (int64_t)__atomic_load_n(&s->workers[i].st.packets, __ATOMIC_RELAXED);
+		h->packets = p;
+	}
+	h->drops = atomic_load(&s->h_drops);
+	h->devices = atomic_load(&s->h_devices);
+	h->alerts = atomic_load(&s->h_alerts);
+	h->learning = atomic_load(&s->h_learning);
+}
+#endif
+
 int ots_state_open(struct ots_state **out, const char *dir, const struct config *cfg, int learning, char *err,
 		   size_t errlen)
 {
@@ -99,6 +131,10 @@ int ots_state_open(struct ots_state **out, const char *dir, const struct config 
 			rc = inv_load(s, txn);
 		if (!rc && meta_get_u64(&s->st, txn, "last_new", &v) == 0)
 			s->last_new_ts = v;
+		if (!rc && meta_get_u64(&s->st, txn, "uplink_snapshot_next", &v) == 0)
+			s->next_snapshot_ts = v;
+		if (!rc)
+			health_update(s, txn);
 #ifdef OTS_HAVE_UPLINK
 		if (!rc) {
 			s->ob = calloc(1, sizeof *s->ob);
@@ -124,14 +160,16 @@ int ots_state_open(struct ots_state **out, const char *dir, const struct config 
 		snprintf(s->evidence_dir, sizeof s->evidence_dir, "%s/evidence", dir);
 		mkdir(s->evidence_dir, 0750);
 	}
+	atomic_store(&s->h_drops, -1);
 #ifdef OTS_HAVE_UPLINK
 	{
 		char uerr[512];
 		if (uplink_start(&s->up, s->st.env, cfg, uerr, sizeof uerr)) {
-			snprintf(err, errlen, "uplink: %s", uerr);
+			snprintf(err, errlen, "%s", uerr); /* already names the [uplink] key, exit status 2 */
 			ots_state_close(s, 0);
 			return -1;
 		}
+		uplink_set_health_source(s->up, health_fn, s);
 	}
 #endif
 	*out = s;
@@ -140,8 +178,15 @@ int ots_state_open(struct ots_state **out, const char *dir, const struct config 
 
 void ots_state_set_workers(struct ots_state *s, struct worker *workers, int n)
 {
+	atomic_store(&s->h_nworkers, 0); /* the health callback stops reading the old ones */
 	s->workers = workers;
 	s->nworkers = n;
+	atomic_store(&s->h_nworkers, workers ? n : 0);
+}
+
+void ots_state_set_drops(struct ots_state *s, uint64_t drops)
+{
+	atomic_store(&s->h_drops, (int64_t)drops);
 }
 
 void ots_state_finish(struct ots_state *s)
@@ -149,6 +194,26 @@ void ots_state_finish(struct ots_state *s)
 	for (int i = 0; i < s->nworkers; i++)
 		evring_service(&s->workers[i].ev);
 	evidence_enforce_cap(s);
+#ifdef OTS_HAVE_UPLINK
+	/* the evidence files written just now, and the inventory as it stands at the end */
+	if (s->ob && s->ob->enabled) {
+		int rc = mdb_txn_begin(s->st.env, NULL, 0, &s->txn);
+		if (!rc) {
+			rc = evidence_queue_written(s);
+			if (rc >= 0 && s->cfg->uplink.snapshot_interval && s->ndevs)
+				rc = inv_queue_snapshot(s, s->txn);
+			if (rc < 0)
+				mdb_txn_abort(s->txn);
+			else
+				rc = mdb_txn_commit(s->txn);
+			s->txn = NULL;
+		}
+		if (rc)
+			fprintf(stderr, "otsensor: state store %s: cannot queue evidence for the uplink: %s\n", s->st.dir,
+				mdb_strerror(rc));
+		uplink_kick(s->up);
+	}
+#endif
 }
 
 void ots_state_close(struct ots_state *s, unsigned drain_timeout_s)
@@ -780,8 +845,35 @@ int ots_state_apply(void *ctx, const struct fact *facts, size_t n)
 		s->txn_err = meta_put_u64(&s->st, s->txn, "last_new", s->last_new_ts);
 	if (!s->txn_err)
 		s->txn_err = meta_put_u64(&s->st, s->txn, "packet_time", s->now);
+	uint64_t queued_before = s->alerts_new + s->devices_queued + s->snapshots_queued + s->evidence_queued;
 	if (!s->txn_err)
 		s->txn_err = inv_save_dirty(s, s->txn);
+#ifdef OTS_HAVE_UPLINK
+	if (!s->txn_err && s->ob && s->ob->enabled) {
+		/* evidence files the workers finished since the last batch */
+		int q = evidence_queue_written(s);
+		if (q < 0)
+			s->txn_err = q;
+		else
+			s->evidence_queued += (uint64_t)q;
+		/* inventory snapshot every [uplink] snapshot_interval of packet time (the
+		 * first one an interval after the first packet this store saw) */
+		uint64_t iv = (uint64_t)s->cfg->uplink.snapshot_interval * US;
+		if (!s->txn_err && iv && s->now) {
+			if (!s->next_snapshot_ts) {
+				s->next_snapshot_ts = s->now + iv;
+				s->txn_err = meta_put_u64(&s->st, s->txn, "uplink_snapshot_next", s->next_snapshot_ts);
+			} else if (s->now >= s->next_snapshot_ts) {
+				s->txn_err = inv_queue_snapshot(s, s->txn);
+				s->next_snapshot_ts = s->now + iv;
+				if (!s->txn_err)
+					s->txn_err = meta_put_u64(&s->st, s->txn, "uplink_snapshot_next", s->next_snapshot_ts);
+			}
+		}
+	}
+#endif
+	if (!s->txn_err)
+		health_update(s, s->txn);
 	rc = s->txn_err;
 	if (rc)
 		mdb_txn_abort(s->txn);
@@ -801,6 +893,12 @@ int ots_state_apply(void *ctx, const struct fact *facts, size_t n)
 		return -1;
 	}
 	s->full_reported = false;
+#ifdef OTS_HAVE_UPLINK
+	if (s->alerts_new + s->devices_queued + s->snapshots_queued + s->evidence_queued != queued_before)
+		uplink_kick(s->up); /* committed: the uplink may send it now */
+#else
+	(void)queued_before;
+#endif
 	double w = wall_s();
 	if (w - s->last_sync >= 1.0) {
 		mdb_env_sync(s->st.env, 1);

@@ -13,6 +13,9 @@
 
 #include "evidence.h"
 #include "otstate.h"
+#ifdef OTS_HAVE_UPLINK
+#include "outbox.h"
+#endif
 #include "packet.h"
 #include "worker.h"
 
@@ -25,6 +28,12 @@ int evring_init(struct evring *r)
 		r->slots = NULL;
 		return -1;
 	}
+	if (spsc_init(&r->done, sizeof(struct evr_done), EVR_REQS)) {
+		spsc_free(&r->req);
+		free(r->slots);
+		r->slots = NULL;
+		return -1;
+	}
 	return 0;
 }
 
@@ -33,6 +42,7 @@ void evring_free(struct evring *r)
 	free(r->slots);
 	r->slots = NULL;
 	spsc_free(&r->req);
+	spsc_free(&r->done);
 }
 
 void evring_add(struct evring *r, int linktype, const uint8_t *frame, uint32_t caplen, uint32_t wirelen,
@@ -122,6 +132,12 @@ static void write_one(struct evring *r, const struct evr_req *q)
 		return;
 	}
 	r->written++;
+	struct evr_done dn;
+	memset(&dn, 0, sizeof dn);
+	dn.alert_id = q->alert_id;
+	snprintf(dn.path, sizeof dn.path, "%s", q->path);
+	if (!spsc_try_push(&r->done, &dn))
+		r->done_lost++;
 }
 
 void evring_service(struct evring *r)
@@ -212,4 +228,34 @@ void evidence_enforce_cap(struct ots_state *s)
 		}
 	}
 	free(fs);
+}
+
+int evidence_queue_written(struct ots_state *s)
+{
+	int queued = 0;
+	for (int i = 0; i < s->nworkers; i++) {
+		struct evring *r = &s->workers[i].ev;
+		if (!r->slots)
+			continue;
+		struct evr_done dn;
+		while (spsc_pop_many(&r->done, &dn, 1) == 1) {
+#ifdef OTS_HAVE_UPLINK
+			if (!s->ob || !s->txn)
+				continue;
+			json_object *o = json_object_new_object();
+			json_object_object_add(o, "path", json_object_new_string(dn.path));
+			size_t len;
+			const char *js = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+			char key[24];
+			snprintf(key, sizeof key, "%llu", (unsigned long long)dn.alert_id);
+			int rc = outbox_put(s->ob, s->txn, OUTBOX_EVIDENCE, key, js, len);
+			json_object_put(o);
+			if (rc < 0)
+				return rc;
+			if (rc == OUTBOX_QUEUED)
+				queued++;
+#endif
+		}
+	}
+	return queued;
 }

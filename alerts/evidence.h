@@ -49,11 +49,19 @@ struct evr_req {
 	char path[480];
 };
 
+/* a file written, handed back to the state thread (which queues it for the uplink) */
+struct evr_done {
+	uint64_t alert_id;
+	char path[480];
+};
+
 struct evring {
 	struct evr_slot *slots; /* NULL: evidence disabled */
 	uint64_t n;             /* frames ever added */
-	struct spsc req;
+	struct spsc req;        /* state thread -> worker: files to write */
+	struct spsc done;       /* worker -> state thread: files written (EVR_REQS deep) */
 	uint64_t written, failed;
+	uint64_t done_lost;     /* written but the done ring was full: not uploaded */
 };
 
 struct packet;
@@ -81,5 +89,9 @@ void evidence_request(struct ots_state *s, const struct fact *f, uint64_t alert_
 		      size_t n);
 /* keeps STATE/evidence under the cap, oldest files first */
 void evidence_enforce_cap(struct ots_state *s);
+/* the state thread, inside its write transaction (s->txn): queues every evidence file
+ * the workers finished since the last call as OUTBOX_EVIDENCE (key: alert id, the same
+ * key as the alert message). Returns how many were queued, or a negative LMDB error. */
+int evidence_queue_written(struct ots_state *s);
 
 #endif

@@ -24,6 +24,9 @@
 #include "emit.h"
 #include "oui.h"
 #include "otstate.h"
+#ifdef OTS_HAVE_UPLINK
+#include "outbox.h"
+#endif
 
 /* ---------------------------------------------------------------- map */
 
@@ -468,6 +471,47 @@ const char *inv_type(const struct ots_state *s, int i)
 
 /* ---------------------------------------------------------------- JSON */
 
+/* drops the restore-only "_" fields: what leaves the sensor is the record contract */
+static void strip_private_keys(json_object *o)
+{
+	struct json_object_iterator it = json_object_iter_begin(o), end = json_object_iter_end(o);
+	const char *drop[16];
+	int nd = 0;
+	for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
+		const char *k = json_object_iter_peek_name(&it);
+		if (k[0] == '_' && nd < 16)
+			drop[nd++] = k;
+	}
+	for (int i = 0; i < nd; i++)
+		json_object_object_del(o, drop[i]);
+}
+
+/* FNV-1a of the public record without its times (ts, first_seen, last_seen move on
+ * every packet; they are not a reason to tell the uplink) */
+static uint64_t dev_hash(json_object *pub)
+{
+	static const char *const tk[] = { "ts", "first_seen", "last_seen" };
+	json_object *saved[3] = { NULL, NULL, NULL };
+	for (int i = 0; i < 3; i++) {
+		json_object *v;
+		if (json_object_object_get_ex(pub, tk[i], &v) && v) {
+			saved[i] = json_object_get(v);
+			json_object_object_del(pub, tk[i]);
+		}
+	}
+	size_t len;
+	const char *str = json_object_to_json_string_length(pub, JSON_C_TO_STRING_PLAIN, &len);
+	uint64_t h = 1469598103934665603ull;
+	for (size_t i = 0; i < len; i++) {
+		h ^= (uint8_t)str[i];
+		h *= 1099511628211ull;
+	}
+	for (int i = 0; i < 3; i++)
+		if (saved[i])
+			json_object_object_add(pub, tk[i], saved[i]);
+	return h | 1; /* 0 = never queued */
+}
+
 static const char *type_names[] = { "plc", "rtu", "hmi", "engineering_station", "historian", "ied", "switch",
 				    "server", "workstation", "router", "unknown", NULL };
 
@@ -646,7 +690,17 @@ int inv_load(struct ots_state *s, MDB_txn *txn)
 		}
 	}
 	mdb_cursor_close(c);
-	return rc == MDB_NOTFOUND ? 0 : rc;
+	if (rc != MDB_NOTFOUND)
+		return rc;
+	/* what the uplink already heard of: only later changes are queued again */
+	if (strcmp(s->cfg->uplink.mode, "off"))
+		for (int i = 0; i < s->ndevs; i++) {
+			json_object *o = device_to_json(&s->devs[i], s, txn);
+			strip_private_keys(o);
+			s->devs[i].up_hash = dev_hash(o);
+			json_object_put(o);
+		}
+	return 0;
 }
 
 int inv_save_dirty(struct ots_state *s, MDB_txn *txn)
@@ -659,10 +713,61 @@ int inv_save_dirty(struct ots_state *s, MDB_txn *txn)
 		size_t len;
 		const char *js = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
 		int rc = db_put_str(txn, s->st.devices, d->id, js, len + 1);
+#ifdef OTS_HAVE_UPLINK
+		/* the uplink hears of a device when it is new or its record changed other than
+		 * in its times (identity, type, addresses, protocols, learned): in this same
+		 * transaction, coalesced per device id by the outbox */
+		if (!rc && s->ob && s->ob->enabled) {
+			strip_private_keys(o);
+			uint64_t h = dev_hash(o);
+			if (h != d->up_hash) {
+				const char *pub = json_object_to_json_string_length(
+					o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+				int orc = outbox_put(s->ob, txn, OUTBOX_DEVICE, d->id, pub, len);
+				if (orc < 0)
+					rc = orc;
+				else {
+					d->up_hash = h;
+					if (orc == OUTBOX_QUEUED)
+						s->devices_queued++;
+				}
+			}
+		}
+#endif
 		json_object_put(o);
 		if (rc)
 			return rc;
 		d->dirty = false;
 	}
 	return 0;
+}
+
+int inv_queue_snapshot(struct ots_state *s, MDB_txn *txn)
+{
+#ifdef OTS_HAVE_UPLINK
+	if (!s->ob || !s->ob->enabled || !s->ob->has_blob)
+		return 0;
+	json_object *snap = rec_new("inventory", s->now);
+	const char *name = s->cfg->sensor.name[0] ? s->cfg->sensor.name : "otsensor";
+	json_object_object_add(snap, "sensor", json_object_new_string(name));
+	json_object_object_add(snap, "device_count", json_object_new_int(s->ndevs));
+	json_object *arr = json_object_new_array();
+	for (int i = 0; i < s->ndevs; i++) {
+		json_object *o = device_to_json(&s->devs[i], s, txn);
+		strip_private_keys(o);
+		json_object_array_add(arr, o);
+	}
+	json_object_object_add(snap, "devices", arr);
+	size_t len;
+	const char *js = json_object_to_json_string_length(snap, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+	int rc = outbox_put(s->ob, txn, OUTBOX_SNAPSHOT, "inventory", js, len);
+	json_object_put(snap);
+	if (rc == OUTBOX_QUEUED)
+		s->snapshots_queued++;
+	return rc < 0 ? rc : 0;
+#else
+	(void)s;
+	(void)txn;
+	return 0;
+#endif
 }

@@ -16,6 +16,7 @@
 #define OTS_OTSTATE_H
 
 #include <json-c/json.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -67,6 +68,7 @@ struct device {
 	int npeers;
 	bool dirty;
 	bool silent_alerted;
+	uint64_t up_hash;       /* hash of the record last queued for the uplink (times left out) */
 };
 
 /* small open-addressing map: 64-bit key -> device index */
@@ -127,6 +129,13 @@ struct ots_state {
 	uint64_t alerts_new, alerts_folded, store_errors;
 	double last_sync;
 	bool full_reported;
+	/* uplink: inventory snapshots by packet time, and what the health message reads
+	 * (written by the state thread, read by the uplink thread: atomics only) */
+	uint64_t next_snapshot_ts;      /* packet time of the next inventory snapshot, 0 = at the first batch + interval */
+	uint64_t devices_queued, snapshots_queued, evidence_queued;
+	_Atomic int h_nworkers;
+	_Atomic int64_t h_devices, h_alerts, h_drops;
+	_Atomic int h_learning;
 };
 
 /* Opens the store in dir (creating it) with cfg's settings; learning: -1 keep the
@@ -137,9 +146,15 @@ int ots_state_open(struct ots_state **out, const char *dir, const struct config 
 		   size_t errlen);
 /* the state_sink apply function: one write transaction per call */
 int ots_state_apply(void *ctx, const struct fact *facts, size_t n);
-/* where to ask for evidence packets (the workers' rings) */
+/* where to ask for evidence packets (the workers' rings); the uplink's health message
+ * also sums their packet counters, so the workers must outlive ots_state_close (or be
+ * unset with ots_state_set_workers(s, NULL, 0) before they are freed) */
 void ots_state_set_workers(struct ots_state *s, struct worker *workers, int n);
-/* after the workers stopped: answers evidence requests still waiting */
+/* capture drops for the health message (`run`: the capture backend's counter); until
+ * called the health message reports drops as unknown (null) */
+void ots_state_set_drops(struct ots_state *s, uint64_t drops);
+/* after the workers stopped: answers evidence requests still waiting, queues those
+ * files and a final inventory snapshot for the uplink */
 void ots_state_finish(struct ots_state *s);
 /* device and alert records (--emit devices,alerts) */
 void ots_state_emit(struct ots_state *s, unsigned emit, struct outbuf *out);
@@ -152,7 +167,11 @@ void ots_state_close(struct ots_state *s, unsigned drain_timeout_s);
 
 /* inventory.c */
 int inv_load(struct ots_state *s, MDB_txn *txn);
+/* writes changed devices back; a device whose record changed other than in its
+ * times (new, identity, type, addresses, protocols) is also queued as OUTBOX_DEVICE */
 int inv_save_dirty(struct ots_state *s, MDB_txn *txn);
+/* queues the whole inventory as OUTBOX_SNAPSHOT (key "inventory") in txn */
+int inv_queue_snapshot(struct ots_state *s, MDB_txn *txn);
 /* the device of one end of a fact (created if new); -1 for none (public address,
  * broadcast, no address); *is_new set when created now */
 int inv_endpoint(struct ots_state *s, const struct fact *f, const struct fact_endpoint *e, bool *is_new);
