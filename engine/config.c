@@ -26,6 +26,8 @@ void config_defaults(struct config *c)
 	c->capture.queues = 1;
 	c->capture.snaplen = 65535;
 	c->capture.buffer_mb = 64;
+	snprintf(c->capture.xdp_mode, sizeof c->capture.xdp_mode, "auto");
+	snprintf(c->sensor.user, sizeof c->sensor.user, "otsensor");
 	state_config_defaults(&c->state);
 	uplink_config_defaults(&c->uplink);
 }
@@ -69,6 +71,8 @@ static int sensor_set(struct sensor_config *s, const char *key, const char *val,
 		COPY_STR(s->name);
 	if (!strcmp(key, "state_dir"))
 		COPY_STR(s->state_dir);
+	if (!strcmp(key, "user"))
+		COPY_STR(s->user);
 	UINT_KEY("workers", s->workers, 1, 64)
 	UINT_KEY("max_flows", s->max_flows, 1024, 64u * 1024 * 1024)
 	UINT_KEY("flow_timeout", s->flow_timeout_s, 1, 86400)
@@ -103,6 +107,13 @@ static int capture_set(struct capture_config *c, const char *key, const char *va
 	UINT_KEY("buffer_mb", c->buffer_mb, 1, 4096)
 	if (!strcmp(key, "dpdk_args"))
 		COPY_STR(c->dpdk_args);
+	if (!strcmp(key, "xdp_mode")) {
+		if (strcmp(val, "auto") && strcmp(val, "zerocopy") && strcmp(val, "copy") && strcmp(val, "skb")) {
+			snprintf(err, errlen, "'%s' is not one of auto, zerocopy, copy, skb", val);
+			return CONF_BAD_VALUE;
+		}
+		COPY_STR(c->xdp_mode);
+	}
 	return CONF_UNKNOWN_KEY;
 }
 

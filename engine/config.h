@@ -28,11 +28,13 @@ struct capture_config {
 	char dpdk_args[512];
 	int snaplen;
 	int buffer_mb;
+	char xdp_mode[16];                       /* afxdp: auto | zerocopy | copy | skb */
 };
 
 struct sensor_config {
 	char name[64];
 	char state_dir[512];
+	char user[64];                          /* `run` drops root to this user */
 	int workers;
 	uint32_t max_flows;                     /* per worker */
 	uint32_t flow_timeout_s;                /* idle timeout, packet time */

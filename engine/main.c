@@ -15,6 +15,7 @@
 #include "ctl.h"
 #include "emit.h"
 #include "replay.h"
+#include "run.h"
 
 static const char usage_text[] =
 	"usage: otsensor replay [--state DIR] [--config FILE] [--emit LIST] [--learning on|off]\n"
@@ -106,6 +107,44 @@ static int cmd_replay(int argc, char **argv)
 	return rc;
 }
 
+static int cmd_run(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "emit", required_argument, NULL, 'e' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct run_opts o = { 0 };
+	int c;
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+		char err[256];
+		switch (c) {
+		case 'c': o.config_path = optarg; break;
+		case 'e':
+			if (emit_parse_list(optarg, &o.emit, err, sizeof err))
+				return usage_error("%s", err);
+			break;
+		case 'h': fputs(usage_text, stdout); return 0;
+		case ':': return usage_error("%s needs a value", argv[optind - 1]);
+		default: return usage_error("run: unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return usage_error("run: unexpected argument '%s' (interfaces come from [capture] interface)",
+				   argv[optind]);
+	struct config *cfg = malloc(sizeof *cfg);
+	if (!cfg)
+		return 1;
+	int rc = load_config(cfg, o.config_path);
+	if (!rc)
+		rc = run_main(&o, cfg);
+	free(cfg);
+	return rc;
+}
+
 static int cmd_ctl(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -151,11 +190,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "replay"))
 		return cmd_replay(argc - 1, argv + 1);
-	if (!strcmp(cmd, "run")) {
-		fprintf(stderr, "otsensor: run: live capture is not available in this build yet; "
-				"use 'otsensor replay' on capture files\n");
-		return 1;
-	}
+	if (!strcmp(cmd, "run"))
+		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(cmd, "ctl"))
 		return cmd_ctl(argc - 1, argv + 1);
 	return usage_error("unknown command '%s'", cmd);

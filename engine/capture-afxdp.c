@@ -1,0 +1,267 @@
+/*
+ * capture-afxdp.c - live capture with AF_XDP sockets (libxdp): one socket per
+ * interface queue, each with its own UMEM and fill ring, read by that queue's worker.
+ * libxdp loads its default XDP program, which redirects every frame of a queue with a
+ * socket to it (XSKMAP). [capture] xdp_mode: auto tries native zero-copy, then native
+ * copy, then generic (SKB) copy mode; zerocopy, copy and skb force one of them.
+ *
+ * Must never: transmit. The sockets have no TX ring (tx = NULL), the completion ring
+ * the UMEM requires is never used, and nothing is ever submitted for sending.
+ */
+#include <errno.h>
+#include <linux/capability.h>
+#include <linux/if_link.h>
+#include <linux/if_xdp.h>
+#include <net/if.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <xdp/libxdp.h>
+#include <xdp/xsk.h>
+
+#include "capture.h"
+#include "packet.h"
+
+#define NUM_FRAMES 4096
+#define FRAME_SIZE XSK_UMEM__DEFAULT_FRAME_SIZE
+#define RX_SIZE 2048
+#define FILL_SIZE 4096
+#define BATCH 64
+
+struct xsk_q {
+	char ifname[IF_NAMESIZE];
+	int qid;
+	void *area;
+	struct xsk_umem *umem;
+	struct xsk_ring_prod fq;
+	struct xsk_ring_cons cq; /* required by xsk_umem__create; never used (no TX) */
+	struct xsk_ring_cons rx;
+	struct xsk_socket *xsk;
+	int fd;
+	uint64_t received;
+	char mode[16];
+};
+
+struct afxdp_priv {
+	int n;
+	struct xsk_q *qs;
+};
+
+static const struct {
+	const char *name;
+	uint32_t xdp_flags;
+	uint16_t bind_flags;
+} modes[] = {
+	{ "zerocopy", XDP_FLAGS_DRV_MODE, XDP_ZEROCOPY },
+	{ "copy", XDP_FLAGS_DRV_MODE, XDP_COPY },
+	{ "skb", XDP_FLAGS_SKB_MODE, XDP_COPY },
+};
+
+static void q_close(struct xsk_q *q)
+{
+	if (q->xsk)
+		xsk_socket__delete(q->xsk);
+	if (q->umem)
+		xsk_umem__delete(q->umem);
+	if (q->area)
+		munmap(q->area, (size_t)NUM_FRAMES * FRAME_SIZE);
+	q->xsk = NULL;
+	q->umem = NULL;
+	q->area = NULL;
+}
+
+static int q_open(struct xsk_q *q, int mode, char *why, size_t whylen)
+{
+	q->area = mmap(NULL, (size_t)NUM_FRAMES * FRAME_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (q->area == MAP_FAILED) {
+		q->area = NULL;
+		snprintf(why, whylen, "cannot map the UMEM: %s", strerror(errno));
+		return -1;
+	}
+	struct xsk_umem_config ucfg = {
+		.fill_size = FILL_SIZE,
+		.comp_size = XSK_RING_CONS__DEFAULT_NUM_DESCS,
+		.frame_size = FRAME_SIZE,
+		.frame_headroom = 0,
+		.flags = 0,
+	};
+	int rc = xsk_umem__create(&q->umem, q->area, (uint64_t)NUM_FRAMES * FRAME_SIZE, &q->fq, &q->cq, &ucfg);
+	if (rc) {
+		q->umem = NULL;
+		snprintf(why, whylen, "cannot create the UMEM: %s", strerror(-rc));
+		q_close(q);
+		return -1;
+	}
+	struct xsk_socket_config scfg = {
+		.rx_size = RX_SIZE,
+		.tx_size = 0,
+		.libxdp_flags = 0,
+		.xdp_flags = modes[mode].xdp_flags,
+		.bind_flags = (uint16_t)(modes[mode].bind_flags | XDP_USE_NEED_WAKEUP),
+	};
+	rc = xsk_socket__create(&q->xsk, q->ifname, (uint32_t)q->qid, q->umem, &q->rx, NULL, &scfg);
+	if (rc) {
+		q->xsk = NULL;
+		snprintf(why, whylen, "%s mode: %s", modes[mode].name, strerror(-rc));
+		q_close(q);
+		return -1;
+	}
+	q->fd = xsk_socket__fd(q->xsk);
+	uint32_t idx;
+	if (xsk_ring_prod__reserve(&q->fq, FILL_SIZE, &idx) != FILL_SIZE) {
+		snprintf(why, whylen, "cannot fill the fill ring");
+		q_close(q);
+		return -1;
+	}
+	for (uint32_t i = 0; i < FILL_SIZE; i++)
+		*xsk_ring_prod__fill_addr(&q->fq, idx + i) = (uint64_t)i * FRAME_SIZE;
+	xsk_ring_prod__submit(&q->fq, FILL_SIZE);
+	snprintf(q->mode, sizeof q->mode, "%s", modes[mode].name);
+	return 0;
+}
+
+static void afxdp_close(struct capture *c)
+{
+	struct afxdp_priv *ap = c->priv;
+	if (!ap)
+		return;
+	for (int i = 0; i < ap->n; i++)
+		q_close(&ap->qs[i]);
+	free(ap->qs);
+	free(ap);
+	c->priv = NULL;
+}
+
+static int afxdp_open(struct capture *c, const struct config *cfg, char *err, size_t errlen)
+{
+	struct afxdp_priv *ap = calloc(1, sizeof *ap);
+	if (!ap) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	c->priv = ap;
+	c->split = false;
+	int nif = cfg->capture.n_interfaces, nq = cfg->capture.queues;
+	if (nif < 1) {
+		snprintf(err, errlen, "[capture] interface: none configured (the afxdp backend needs at least one)");
+		return -1;
+	}
+	ap->qs = calloc((size_t)(nif * nq), sizeof *ap->qs);
+	if (!ap->qs) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	int first = 0, last = 2;
+	if (!strcmp(cfg->capture.xdp_mode, "zerocopy"))
+		last = 0;
+	else if (!strcmp(cfg->capture.xdp_mode, "copy"))
+		first = last = 1;
+	else if (!strcmp(cfg->capture.xdp_mode, "skb"))
+		first = last = 2;
+	for (int i = 0; i < nif; i++) {
+		const char *name = cfg->capture.interfaces[i];
+		if (!if_nametoindex(name)) {
+			snprintf(err, errlen, "[capture] interface %s: %s", name, strerror(errno));
+			return -1;
+		}
+		int mode = -1;
+		for (int k = 0; k < nq; k++) {
+			struct xsk_q *q = &ap->qs[ap->n];
+			snprintf(q->ifname, sizeof q->ifname, "%s", name);
+			q->qid = k;
+			char why[3][256] = { "", "", "" };
+			if (mode >= 0) { /* every queue of an interface shares the XDP program's mode */
+				if (q_open(q, mode, why[mode], sizeof why[mode])) {
+					snprintf(err, errlen, "[capture] interface %s queue %d: %s", name, k, why[mode]);
+					return -1;
+				}
+			} else {
+				for (int m = first; m <= last; m++)
+					if (!q_open(q, m, why[m], sizeof why[m])) {
+						mode = m;
+						break;
+					}
+				if (mode < 0) {
+					snprintf(err, errlen, "[capture] interface %s queue %d: no AF_XDP socket (%s%s%s%s%s)",
+						 name, k, why[0], why[0][0] && why[1][0] ? "; " : "", why[1],
+						 why[2][0] ? "; " : "", why[2]);
+					return -1;
+				}
+				fprintf(stderr, "otsensor: interface %s: AF_XDP in %s mode, %d queue%s\n", name,
+					modes[mode].name, nq, nq == 1 ? "" : "s");
+			}
+			ap->n++;
+		}
+	}
+	c->nqueues = ap->n;
+	return 0;
+}
+
+static int afxdp_rx(struct capture *c, int qi, capture_cb cb, void *ctx, int timeout_ms, const sigset_t *waitmask)
+{
+	(void)waitmask;
+	struct afxdp_priv *ap = c->priv;
+	struct xsk_q *q = &ap->qs[qi];
+	uint32_t idx_rx, idx_fq;
+	uint32_t n = xsk_ring_cons__peek(&q->rx, BATCH, &idx_rx);
+	if (!n) {
+		/* idle: wake the kernel if it asks for it, and wait for traffic */
+		if (xsk_ring_prod__needs_wakeup(&q->fq))
+			recvfrom(q->fd, NULL, 0, MSG_DONTWAIT, NULL, NULL);
+		if (timeout_ms > 0) {
+			struct pollfd pfd = { .fd = q->fd, .events = POLLIN };
+			poll(&pfd, 1, timeout_ms);
+		}
+		return 0;
+	}
+	/* the frames go back to the fill ring as they are released: it always has room */
+	while (xsk_ring_prod__reserve(&q->fq, n, &idx_fq) != n)
+		;
+	uint64_t ts = capture_now_us();
+	for (uint32_t i = 0; i < n; i++) {
+		const struct xdp_desc *d = xsk_ring_cons__rx_desc(&q->rx, idx_rx + i);
+		uint64_t orig = xsk_umem__extract_addr(d->addr);
+		uint64_t addr = xsk_umem__add_offset_to_addr(d->addr);
+		const uint8_t *pkt = xsk_umem__get_data(q->area, addr);
+		cb(ctx, LT_ETHERNET, pkt, d->len, d->len, ts);
+		*xsk_ring_prod__fill_addr(&q->fq, idx_fq + i) = orig;
+	}
+	xsk_ring_cons__release(&q->rx, n);
+	xsk_ring_prod__submit(&q->fq, n);
+	q->received += n;
+	return (int)n;
+}
+
+static int afxdp_stats(struct capture *c, struct capture_if_stats *out, int max)
+{
+	struct afxdp_priv *ap = c->priv;
+	int k = 0;
+	for (int i = 0; ap && i < ap->n && k < max; i++, k++) {
+		struct xsk_q *q = &ap->qs[i];
+		memset(&out[k], 0, sizeof out[k]);
+		snprintf(out[k].name, sizeof out[k].name, "%s/q%d", q->ifname, q->qid);
+		out[k].received = q->received;
+		struct xdp_statistics xs;
+		socklen_t len = sizeof xs;
+		if (q->xsk && getsockopt(q->fd, SOL_XDP, XDP_STATISTICS, &xs, &len) == 0)
+			out[k].kernel_drops = xs.rx_dropped + xs.rx_ring_full + xs.rx_fill_ring_empty_descs;
+	}
+	return k;
+}
+
+/* detaching the XDP program when the last socket closes needs these */
+static const int afxdp_caps[] = { CAP_NET_ADMIN, CAP_NET_RAW, CAP_BPF, CAP_SYS_ADMIN };
+
+const struct capture_backend capture_afxdp = {
+	.name = "afxdp",
+	.open = afxdp_open,
+	.rx = afxdp_rx,
+	.stats = afxdp_stats,
+	.close = afxdp_close,
+	.caps_after_open = afxdp_caps,
+	.ncaps_after_open = (int)(sizeof afxdp_caps / sizeof afxdp_caps[0]),
+};
