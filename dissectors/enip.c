@@ -5,9 +5,10 @@
  * connections followed so that connected (class 3) messages can be paired).
  *
  * Emits: one pdu record per encapsulation message (`command`; with CIP the outermost
- * `service` without the response bit, as tshark's cip.sc, and `class`, as tshark's first
- * cip.class: for a connected message that is the class of the Forward Open connection
- * path, for a response the class of the request it answers); identity facts from
+ * `service` without the response bit, as tshark's cip.sc, and `class`, as the CIP layer's
+ * cip.class: the request path's class, for a response the class of the request it
+ * answers, and for a connected message without a class of its own the class of its
+ * Forward Open connection path, also given as `conn_class`); identity facts from
  * ListIdentity responses and Identity object Get_Attributes_All responses; an operation
  * fact per CIP request (service, class, instance, write or not) and per error response;
  * events for reset, start/stop (mode change), lock/unlock, firmware update, program
@@ -630,6 +631,8 @@ static int cip_message(struct dctx *ctx, struct en_state *s, struct rd m, uint64
 			q->used = 0;
 	}
 	if (conn_cls != NO_CLASS)
+		pdu_u(ctx, "conn_class", conn_cls);
+	if (rec_cls == NO_CLASS) /* a connected message without a path of its own */
 		rec_cls = conn_cls;
 	if (rec_cls != NO_CLASS)
 		pdu_u(ctx, "class", rec_cls);
