@@ -53,7 +53,16 @@ static int put_alert(struct ots_state *s, uint64_t id, json_object *o, bool queu
 	if (queue && s->ob) {
 		char key[24];
 		snprintf(key, sizeof key, "%llu", (unsigned long long)id);
+		/* what leaves the sensor is the record contract: no restore-only "_" fields */
+		json_object *pub = NULL;
+		if (json_object_deep_copy(o, &pub, NULL) == 0 && pub) {
+			const char *drop[] = { "_key", "_first_us", "_last_us", "_learn", "_learn_range" };
+			for (size_t i = 0; i < sizeof drop / sizeof drop[0]; i++)
+				json_object_object_del(pub, drop[i]);
+			js = json_object_to_json_string_length(pub, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+		}
 		int orc = outbox_put(s->ob, s->txn, OUTBOX_ALERT, key, js, len);
+		json_object_put(pub);
 		if (orc < 0)
 			return orc;
 	}

@@ -2,12 +2,14 @@
  * uplink.h - the uplink thread: drains the outbox to Azure, sends health messages,
  * and keeps a status record in LMDB for `otsensor ctl uplink status`.
  *
- * Engine integration (one call each):
- *   run/replay: uplink_start() after the state env is open (mode = off starts nothing
- *               but still succeeds); uplink_stop(u, 0) on SIGTERM for `run`,
- *               uplink_stop(u, cfg->uplink.drain_timeout) at the end of `replay`.
+ * Engine integration: the state module owns the uplink (baseline/otstate.h).
+ *   ots_state_open() calls uplink_start() with the state's env (mode = off starts no
+ *               thread but still succeeds and records state "off") and registers the
+ *               health source; ots_state_close(s, drain_timeout_s) calls uplink_stop():
+ *               `run` passes 0 on SIGTERM, `replay` passes [uplink] drain_timeout.
  *   state thread: outbox_open() once in its first write txn, then outbox_put() in the
- *               txn that stores each alert / device change (see outbox.h).
+ *               txn that stores each alert / device change / finished evidence file /
+ *               snapshot (see outbox.h), and uplink_kick() after that txn committed.
  *   console: uplink_ctl_status(env, json, stdout) for `ctl uplink status`.
  *
  * Must never: block the state thread (it only shares LMDB with it), send a message
