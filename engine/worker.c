@@ -63,7 +63,21 @@ static uint64_t fnv1a(const void *p, size_t n, uint64_t h)
 	return h;
 }
 
-/* Identity of a fact for the repeat cache: everything but time, flow and client port. */
+/* Eight bytes at a time: a fact's union is ~120 bytes, hashed for every PDU. */
+static uint64_t mix_words(const void *p, size_t n, uint64_t h)
+{
+	const uint8_t *b = p;
+	uint64_t w;
+	for (; n >= 8; n -= 8, b += 8) {
+		memcpy(&w, b, 8);
+		h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+		h ^= h >> 32;
+	}
+	return n ? fnv1a(b, n, h) : h;
+}
+
+/* Identity of a fact for the repeat cache: everything but time, flow and client port.
+ * dctx_fact_init zeroes the whole fact, so padding and unused union bytes are stable. */
 static uint64_t fact_hash(const struct fact *f)
 {
 	uint64_t h = 0xcbf29ce484222325ULL;
@@ -72,12 +86,15 @@ static uint64_t fact_hash(const struct fact *f)
 	h = fnv1a(&f->vlan, sizeof f->vlan, h);
 	const struct fact_endpoint *srv = f->src_is_client ? &f->dst : &f->src;
 	const struct fact_endpoint *cli = f->src_is_client ? &f->src : &f->dst;
-	h = fnv1a(cli->mac, 6, h);
-	h = fnv1a(cli->ip, 16, h);
-	h = fnv1a(srv->mac, 6, h);
-	h = fnv1a(srv->ip, 16, h);
-	h = fnv1a(&srv->port, 2, h);
-	h = fnv1a(&f->u, sizeof f->u, h);
+	uint8_t ep[6 + 16 + 6 + 16 + 2];
+	memcpy(ep, cli->mac, 6);
+	memcpy(ep + 6, cli->ip, 16);
+	memcpy(ep + 22, srv->mac, 6);
+	memcpy(ep + 28, srv->ip, 16);
+	memcpy(ep + 44, &srv->port, 2);
+	h = mix_words(ep, sizeof ep, h);
+	h = mix_words(&f->u, sizeof f->u, h);
+	h ^= h >> 29;
 	return h;
 }
 
