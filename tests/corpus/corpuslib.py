@@ -153,12 +153,17 @@ PROTOCOLS = {p.name: p for p in (
 
 def table_fingerprint(protos: Iterable[Proto]) -> str:
     """Text that changes whenever the table changes what tshark output we extract."""
-    return json.dumps([[p.name, p.anchors, p.layers, [(f.ours, f.tshark) for f in p.fields]]
-                       for p in protos], sort_keys=True)
+    return json.dumps([QUOTING_LAYERS] + [[p.name, p.anchors, p.layers, [(f.ours, f.tshark) for f in p.fields]]
+                                          for p in protos], sort_keys=True)
+
+
+# Layers after these are a datagram quoted inside an ICMP error, not traffic: tshark
+# dissects the quote, the sensor (rightly) does not count it as a PDU.
+QUOTING_LAYERS = ("icmp", "icmpv6")
 
 
 def tshark_layers(protos: Iterable[Proto]) -> list:
-    out = ["frame"]
+    out = ["frame", *QUOTING_LAYERS]
     for p in protos:
         for layer in p.anchors + p.layers:
             if layer not in out:
@@ -297,6 +302,8 @@ def tshark_pdus(packets, protos: Iterable[Proto]) -> dict:
         current = {}                       # proto name -> [(layer, value)]
         groups = []                        # (proto, [(layer, value)])
         for key, value in layers:
+            if key in QUOTING_LAYERS:
+                break
             hit = by_layer.get(key)
             if hit is None:
                 continue
