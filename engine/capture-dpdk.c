@@ -19,6 +19,7 @@
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
 #include <rte_mempool.h>
 
 #include "capture.h"
@@ -30,18 +31,21 @@
 
 struct dpdk_q {
 	uint16_t port, qid;
+	bool file_times;    /* the PMD stamps each mbuf with the frame's pcap time */
 	uint64_t received;
 };
 
 struct dpdk_port {
 	uint16_t id;
 	char name[64];
-	bool started, tx_queue;
+	bool started, tx_queue, file_times;
 	struct rte_mempool *pool;
 };
 
 struct dpdk_priv {
 	bool eal;
+	int ts_off;         /* mbuf timestamp dynfield, -1 if none */
+	uint64_t ts_flag;
 	int nports, nq;
 	struct dpdk_port ports[RTE_MAX_ETHPORTS];
 	struct dpdk_q *qs;
@@ -93,6 +97,14 @@ static int port_open(struct dpdk_priv *dp, struct dpdk_port *p, int nq, char *er
 		if (!conf.rx_adv_conf.rss_conf.rss_hf)
 			fprintf(stderr, "otsensor: port %s: no RSS; every frame lands on queue 0\n", p->name);
 	}
+	/* net_pcap replays a file: its frames keep their capture times (packet time, as in
+	 * replay). Other ports' hardware clocks are not wall time: frames get the time of
+	 * their burst. */
+	if (!strcmp(info.driver_name, "net_pcap")) {
+		if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TIMESTAMP)
+			conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_TIMESTAMP;
+		p->file_times = true; /* (this PMD stamps every frame without being asked) */
+	}
 	rc = rte_eth_dev_configure(p->id, (uint16_t)nq, 0, &conf);
 	if (rc) {
 		/* this PMD wants a TX queue: it gets one, which is never used */
@@ -117,7 +129,7 @@ static int port_open(struct dpdk_priv *dp, struct dpdk_port *p, int nq, char *er
 			snprintf(err, errlen, "port %s: cannot set up RX queue %d: %s", p->name, q, rte_strerror(-rc));
 			return -1;
 		}
-		dp->qs[dp->nq++] = (struct dpdk_q){ .port = p->id, .qid = (uint16_t)q };
+		dp->qs[dp->nq++] = (struct dpdk_q){ .port = p->id, .qid = (uint16_t)q, .file_times = p->file_times };
 	}
 	rc = rte_eth_dev_start(p->id);
 	if (rc) {
@@ -126,6 +138,13 @@ static int port_open(struct dpdk_priv *dp, struct dpdk_port *p, int nq, char *er
 	}
 	p->started = true;
 	rte_eth_promiscuous_enable(p->id); /* a PMD without it (pcap files) captures everything anyway */
+	if (p->file_times) {
+		dp->ts_off = rte_mbuf_dynfield_lookup(RTE_MBUF_DYNFIELD_TIMESTAMP_NAME, NULL);
+		int bit = rte_mbuf_dynflag_lookup(RTE_MBUF_DYNFLAG_RX_TIMESTAMP_NAME, NULL);
+		dp->ts_flag = bit >= 0 ? 1ull << bit : 0;
+		if (dp->ts_off < 0 || !dp->ts_flag)
+			dp->ts_off = -1;
+	}
 	return 0;
 }
 
@@ -158,6 +177,7 @@ static int dpdk_open(struct capture *c, const struct config *cfg, char *err, siz
 	}
 	c->priv = dp;
 	c->split = false;
+	dp->ts_off = -1;
 	/* EAL arguments: dpdk_args split on blanks */
 	char *argv[MAX_ARGS + 1];
 	int argc = 0;
@@ -234,9 +254,14 @@ static int dpdk_rx(struct capture *c, int qi, capture_cb cb, void *ctx, int time
 	uint64_t ts = capture_now_us();
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = bufs[i];
+		uint64_t t = ts;
+		if (q->file_times && dp->ts_off >= 0 && (m->ol_flags & dp->ts_flag))
+			t = *RTE_MBUF_DYNFIELD(m, dp->ts_off, const uint64_t *);
+		if (t > 100000000000000000ull) /* nanoseconds (DPDK versions differ) */
+			t /= 1000u;
 		/* a frame in several segments is seen up to the end of its first */
 		cb(ctx, LT_ETHERNET, rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m), rte_pktmbuf_pkt_len(m),
-		   ts);
+		   t);
 	}
 	rte_pktmbuf_free_bulk(bufs, n);
 	q->received += n;
