@@ -26,7 +26,7 @@ struct rd {
 
 static inline struct rd rd_init(const uint8_t *p, size_t len)
 {
-	struct rd r = { p, p + len, false };
+	struct rd r = { p, p ? p + len : p, false };
 	return r;
 }
 

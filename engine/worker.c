@@ -105,11 +105,16 @@ static void push_fact(struct worker *w, const struct fact *f)
 		w->st.fact_waits++;
 		cpu_relax();
 	}
-	if (w->sync_events && (f->type == FACT_EVENT || f->type == FACT_VIOLATION)) {
-		/* rare: wait until the state thread has applied it (no lock, no system call) */
-		while (atomic_load_explicit(&w->facts_applied, memory_order_acquire) < w->st.facts)
-			cpu_relax();
-	}
+	if (!w->sync_events)
+		return;
+	/* replay: an event or violation waits until the state thread has applied it, and
+	 * no fact is more than FACT_LAG_MAX behind, so an alert's evidence request reaches
+	 * this worker while the packets that raised it are still in its evidence ring
+	 * (spinning: no lock, no system call) */
+	uint64_t target = (f->type == FACT_EVENT || f->type == FACT_VIOLATION) ? w->st.facts
+			  : w->st.facts > FACT_LAG_MAX ? w->st.facts - FACT_LAG_MAX : 0;
+	while (atomic_load_explicit(&w->facts_applied, memory_order_acquire) < target)
+		cpu_relax();
 }
 
 void dctx_emit(struct dctx *ctx, const struct fact *f)

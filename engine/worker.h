@@ -30,6 +30,7 @@
 #define FACT_CACHE_SIZE 8192
 #define FACT_CACHE_TTL_US (60ull * 1000000)
 #define PROTO_COUNTERS 64
+#define FACT_LAG_MAX 32             /* replay: facts a worker may run ahead of the state thread */
 
 struct proto_count {
 	const char *name;
@@ -60,9 +61,8 @@ struct worker {
 	struct fact_cache_entry *fcache;
 	struct spsc facts;          /* to the state thread */
 	_Atomic uint64_t facts_applied; /* how many of them the state thread has applied */
-	bool sync_events;           /* wait for an event or violation fact to be applied (replay with a
-	                             * state: its alert's evidence is then asked for while the packets
-	                             * that raised it are still in the evidence ring) */
+	bool sync_events;           /* replay with a state: keep the state thread close behind (see
+	                             * push_fact), so evidence is asked for while its packets are here */
 	struct outbuf out;
 	struct evring ev;           /* recent frames for alert evidence (alerts/evidence.h) */
 	uint32_t cur_flow_id;       /* flow of the packet in progress, 0 if none */

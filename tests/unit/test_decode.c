@@ -117,7 +117,8 @@ static size_t gre_frame(uint8_t *b, uint16_t flags, uint16_t proto, const uint8_
 		memset(b + n, 0, 4);
 		n += 4;
 	}
-	memcpy(b + n, hdr, hlen);
+	if (hlen)
+		memcpy(b + n, hdr, hlen);
 	n += hlen;
 	memcpy(b + n, inner, ilen);
 	return n + ilen;
