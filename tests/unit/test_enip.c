@@ -267,10 +267,11 @@ static void test_connected_and_events(void)
 	const struct th_pdu *p = th_pdu_n(t, "enip", 2);
 	CHECK(p && th_pdu_u(p, "command", &v) && v == 0x70);
 	CHECK(p && th_pdu_u(p, "service", &v) && v == 0x07);
-	CHECK(p && th_pdu_u(p, "class", &v) && v == 2); /* the Forward Open connection path, as tshark */
+	CHECK(p && th_pdu_u(p, "class", &v) && v == 0x8e); /* the message's own path, as tshark's CIP layer */
+	CHECK(p && th_pdu_u(p, "conn_class", &v) && v == 2); /* the Forward Open connection path */
 	CHECK(p && th_pdu_u(p, "seq", &v) && v == 1);
 	p = th_pdu_n(t, "enip", 3);
-	CHECK(p && !strcmp(p->dir, "response") && th_pdu_u(p, "class", &v) && v == 2);
+	CHECK(p && !strcmp(p->dir, "response") && th_pdu_u(p, "class", &v) && v == 0x8e); /* its request's */
 	CHECK(th_event(t, EV_PLC_STOP) != NULL);
 	CHECK(has_event_detail(t, EV_MODE_CHANGE, "program"));
 	CHECK(th_event(t, EV_LOCK) != NULL);
