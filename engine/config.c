@@ -188,5 +188,11 @@ int config_load(struct config *c, const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: cannot read", path);
 		return -1;
 	}
+	/* keys that are only wrong together (mode = proxy without proxy...), and sas_key_file */
+	char why[512];
+	if (uplink_config_check(&c->uplink, why, sizeof why)) {
+		snprintf(err, errlen, "%s: %s", path, why);
+		return -1;
+	}
 	return 0;
 }
