@@ -42,6 +42,16 @@ class ToolFailed(Exception):
     pass
 
 
+def tool_env():
+    """The environment for measured tools: without meson test's MALLOC_PERTURB_, which makes
+    glibc fill every allocation (touching pages a tool would never touch, inflating its RSS
+    and time)."""
+    env = dict(os.environ)
+    env.pop("MALLOC_PERTURB_", None)
+    env.pop("MALLOC_CHECK_", None)
+    return env
+
+
 def run_measured(argv, stdout_path=None, env=None):
     """Run argv under /usr/bin/time (so the peak RSS is the tool's own, not that of the
     Python process it was forked from); return (wall seconds, CPU seconds, peak RSS KiB,
@@ -52,7 +62,7 @@ def run_measured(argv, stdout_path=None, env=None):
     try:
         t0 = time.monotonic()
         proc = subprocess.run([TIME, "-f", "%U %S %M", "-o", tpath] + argv, stdout=out, stderr=out,
-                              stdin=subprocess.DEVNULL, env=env)
+                              stdin=subprocess.DEVNULL, env=env or tool_env())
         wall = time.monotonic() - t0
         out.seek(0)
         text = out.read().decode("utf-8", "replace")
@@ -99,7 +109,8 @@ def make_plant_capture(gen_plant, work, packets):
     if os.path.exists(path) and os.path.getsize(path) > 24:
         return path, False
     tmp = path + ".tmp"
-    r = subprocess.run([gen_plant, "--packets", str(packets), "-o", tmp], stdout=subprocess.DEVNULL)
+    r = subprocess.run([gen_plant, "--packets", str(packets), "-o", tmp], stdout=subprocess.DEVNULL,
+                       env=tool_env())
     if r.returncode != 0 or not os.path.exists(tmp):
         raise ToolFailed(f"gen-plant --packets {packets} failed ({r.returncode})")
     os.replace(tmp, path)
@@ -213,7 +224,7 @@ def no_check(tool, text):
 def ndpi_total(ndpi, path):
     """Packets ndpiReader reads from the file (a verifying run, not measured)."""
     r = subprocess.run([ndpi, "-i", path], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       stdin=subprocess.DEVNULL)
+                       stdin=subprocess.DEVNULL, env=tool_env())
     text = r.stdout.decode("utf-8", "replace")
     m = re.search(r"of\s+(\d+)\s+packets total", text)
     if r.returncode != 0 or not m:
@@ -260,7 +271,7 @@ def main():
     ap.add_argument("--packets", type=int, default=int(os.environ.get("BENCH_PACKETS", 2000000)),
                     help="packets in the plant capture (default 2000000, env BENCH_PACKETS)")
     ap.add_argument("--slice", type=int, default=200000, help="packets tshark reads (default 200000)")
-    ap.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", 3)))
+    ap.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", 5)))
     ap.add_argument("--flows", type=int, default=int(os.environ.get("BENCH_FLOWS", 1000000)),
                     help="concurrent flows in the flow-scale run (default 1000000)")
     ap.add_argument("--no-flow-scale", action="store_true")
