@@ -14,12 +14,14 @@
 #include <linux/if_xdp.h>
 #include <net/if.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <bpf/libbpf.h>
 #include <xdp/libxdp.h>
 #include <xdp/xsk.h>
 
@@ -49,6 +51,10 @@ struct xsk_q {
 struct afxdp_priv {
 	int n;
 	struct xsk_q *qs;
+	/* the XDP program libxdp attached to each interface, detached at close if libxdp
+	 * could not (after dropping root it cannot take its lock in /run/xdp) */
+	int nif;
+	struct xdp_attached { int ifindex; uint32_t xdp_flags, prog_id; } ifs[CONF_MAX_IFACES];
 };
 
 static const struct {
@@ -124,13 +130,35 @@ static int q_open(struct xsk_q *q, int mode, char *why, size_t whylen)
 	return 0;
 }
 
+static int quiet(enum libxdp_print_level level, const char *fmt, va_list args)
+{
+	(void)level;
+	(void)fmt;
+	(void)args;
+	return 0;
+}
+
 static void afxdp_close(struct capture *c)
 {
 	struct afxdp_priv *ap = c->priv;
 	if (!ap)
 		return;
+	/* without root, libxdp cannot take its lock to detach the program and says so: the
+	 * detach below does it, and reports a failure itself */
+	libxdp_print_fn_t prev = geteuid() ? libxdp_set_print(quiet) : NULL;
 	for (int i = 0; i < ap->n; i++)
 		q_close(&ap->qs[i]);
+	if (prev)
+		libxdp_set_print(prev);
+	for (int i = 0; i < ap->nif; i++) {
+		uint32_t id = 0;
+		if (!ap->ifs[i].prog_id || bpf_xdp_query_id(ap->ifs[i].ifindex, (int)ap->ifs[i].xdp_flags, &id) || id != ap->ifs[i].prog_id)
+			continue; /* libxdp detached it, or someone else's program is there now */
+		int rc = bpf_xdp_detach(ap->ifs[i].ifindex, (int)ap->ifs[i].xdp_flags, NULL);
+		if (rc)
+			fprintf(stderr, "otsensor: cannot detach the XDP program from interface index %d: %s\n",
+				ap->ifs[i].ifindex, strerror(-rc));
+	}
 	free(ap->qs);
 	free(ap);
 	c->priv = NULL;
@@ -193,6 +221,10 @@ static int afxdp_open(struct capture *c, const struct config *cfg, char *err, si
 				}
 				fprintf(stderr, "otsensor: interface %s: AF_XDP in %s mode, %d queue%s\n", name,
 					modes[mode].name, nq, nq == 1 ? "" : "s");
+				int ifindex = (int)if_nametoindex(name);
+				uint32_t id = 0;
+				if (ifindex && !bpf_xdp_query_id(ifindex, (int)modes[mode].xdp_flags, &id))
+					ap->ifs[ap->nif++] = (struct xdp_attached){ ifindex, modes[mode].xdp_flags, id };
 			}
 			ap->n++;
 		}
@@ -253,8 +285,8 @@ static int afxdp_stats(struct capture *c, struct capture_if_stats *out, int max)
 	return k;
 }
 
-/* detaching the XDP program when the last socket closes needs these */
-static const int afxdp_caps[] = { CAP_NET_ADMIN, CAP_NET_RAW, CAP_BPF, CAP_SYS_ADMIN };
+/* detaching the XDP program at close needs this */
+static const int afxdp_caps[] = { CAP_NET_ADMIN };
 
 const struct capture_backend capture_afxdp = {
 	.name = "afxdp",

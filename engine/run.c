@@ -205,6 +205,21 @@ static void human_summary(const struct live *lv, const struct state_thread *st, 
 			(unsigned long long)cs[i].nic_drops);
 }
 
+/* capture drops for the health message (uplink): kernel/socket, interface/NIC and
+ * worker-ring drops together. Called from the main thread about once a second. */
+static void report_drops(struct live *lv, struct ots_state *ots)
+{
+	struct capture_if_stats cs[CAPTURE_STATS_MAX];
+	int n = lv->cap.be->stats(&lv->cap, cs, CAPTURE_STATS_MAX);
+	uint64_t d = 0;
+	for (int i = 0; i < n; i++)
+		d += cs[i].kernel_drops + cs[i].nic_drops;
+	if (lv->cap.split) /* the ring counters belong to this (the capture) thread */
+		for (int i = 0; i < lv->nworkers; i++)
+			d += lv->ring_drops[i];
+	ots_state_set_drops(ots, d);
+}
+
 static double now_s(void)
 {
 	struct timespec ts;
@@ -348,7 +363,8 @@ int run_main(const struct run_opts *o, struct config *cfg)
 	st_started = true;
 	fprintf(stderr, "otsensor: capturing with the %s backend, %d worker%s\n", be->name, lv.nworkers,
 		lv.nworkers == 1 ? "" : "s");
-	double t0 = now_s();
+	double t0 = now_s(), next_health = t0;
+	report_drops(&lv, ots);
 	if (lv.cap.split) {
 		for (int i = 0; i < lv.nworkers; i++)
 			worker_start(&lv.workers[i], 0);
@@ -361,7 +377,12 @@ int run_main(const struct run_opts *o, struct config *cfg)
 				status = 1;
 				break;
 			}
+			if (now_s() >= next_health) {
+				report_drops(&lv, ots);
+				next_health = now_s() + 1;
+			}
 		}
+		report_drops(&lv, ots);
 		/* the capture stops here; the workers drain their rings */
 		for (int i = 0; i < lv.nworkers; i++)
 			worker_join(&lv.workers[i]);
@@ -383,12 +404,17 @@ int run_main(const struct run_opts *o, struct config *cfg)
 			}
 			struct timespec to = { 0, 200 * 1000000L };
 			ppoll(NULL, 0, &to, &waitmask);
+			if (now_s() >= next_health) {
+				report_drops(&lv, ots);
+				next_health = now_s() + 1;
+			}
 		}
 		atomic_store_explicit(&lv.stop_queues, true, memory_order_release);
 		for (int i = 0; i < lv.qstarted; i++)
 			pthread_join(lv.qthreads[i], NULL);
 		if (lv.rx_failed)
 			status = 1;
+		report_drops(&lv, ots);
 		for (int i = 0; i < lv.nworkers; i++)
 			if (lv.workers[i].st.last_ts > lv.last_ts)
 				lv.last_ts = lv.workers[i].st.last_ts;

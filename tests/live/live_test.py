@@ -10,6 +10,7 @@ CASE:
   afxdp-2queues  AF_XDP, two queues on a two-queue veth (native mode), two workers
   dpdk-afpacket  DPDK with --no-huge --no-pci --vdev=net_af_packet0,iface=<veth end>
   dpdk-pcap      DPDK with --vdev=net_pcap0,rx_pcap=<file> (no network at all)
+  privileges     started as root with [sensor] user = nobody: pcap and afxdp drop to it
 
 The veth pair is created with unique names, its sensor end in a network namespace made
 for the test; both are always deleted. IPv6 is off on both ends so the kernel sends
@@ -324,6 +325,70 @@ def veth_once(cap, backend, queues, vqueues, extra, need, pps):
     return ok
 
 
+def privileges_case():
+    """Started as root with [sensor] user = nobody: after the capture is open the sensor
+    runs as nobody with no capability (pcap) or only CAP_NET_ADMIN (afxdp, to detach its
+    XDP program at exit), its state directory belongs to nobody, its records are still
+    right, and no XDP program is left on the interface."""
+    import pwd
+    try:
+        nobody = pwd.getpwnam('nobody')
+    except KeyError:
+        skip('no user nobody to drop privileges to')
+    cap = CAPTURES[1]
+    backends = [('pcap', 0, '')]
+    if 'this build has no' not in sh(OTS, 'run', '--config', _probe_cfg('afxdp'), check=False).stderr:
+        backends.append(('afxdp', 1 << 12, 'xdp_mode = skb\n'))
+    ok = True
+    for backend, capeff, extra in backends:
+        with tempfile.TemporaryDirectory(prefix='ots-live-') as tmp:
+            os.chmod(tmp, 0o755)
+            want = replay(retimed(cap, tmp, PPS), tmp)
+            v = Veth()
+            try:
+                cfg = build_config(tmp, backend, v.mon, 1, extra)
+                with open(cfg, 'a') as f:
+                    f.write('[sensor]\nuser = nobody\n')
+                p, out, err = start_sensor(cfg, tmp, v.ns)
+                if not wait_ready(p, tmp):
+                    print('FAIL privileges %s: the sensor did not start: %s' % (backend, stop_sensor(p, out, err, tmp)[1]))
+                    return False
+                time.sleep(0.5)
+                with open('/proc/%d/status' % p.pid) as f:
+                    status = dict(line.split(':', 1) for line in f.read().splitlines() if ':' in line)
+                uids = status['Uid'].split()
+                eff = int(status['CapEff'].strip(), 16)
+                bnd = int(status['CapBnd'].strip(), 16)
+                r = sh('tcpreplay', '-q', '-i', v.feed, '--pps', str(PPS), cap, timeout=600, check=False)
+                time.sleep(2)
+                text, errtext = stop_sensor(p, out, err, tmp)
+                xdp = 'xdp' in v.nsexec('ip', 'link', 'show', v.mon).stdout
+            finally:
+                v.close()
+            name = 'privileges %s' % backend
+            if any(int(u) != nobody.pw_uid for u in uids):
+                print('FAIL %s: uids %s, not nobody (%d)' % (name, uids, nobody.pw_uid))
+                ok = False
+            elif eff != capeff or bnd != capeff:
+                print('FAIL %s: capabilities effective %#x, bounding %#x, want %#x' % (name, eff, bnd, capeff))
+                ok = False
+            else:
+                print('ok   %s: running as nobody, capabilities %#x' % (name, eff))
+            owner = os.stat(os.path.join(tmp, 'state-run', 'data.mdb')).st_uid if text is not None else None
+            if text is None or r.returncode:
+                print('FAIL %s: %s' % (name, errtext if text is None else r.stderr))
+                ok = False
+                continue
+            if owner != nobody.pw_uid:
+                print('FAIL %s: the store belongs to uid %s' % (name, owner))
+                ok = False
+            if xdp:
+                print('FAIL %s: an XDP program is left on the interface' % name)
+                ok = False
+            ok = compare(name, want, records(text), stats_of(text)) and ok
+    return ok
+
+
 def dpdk_pcap_case():
     ok = True
     for cap in CAPTURES[:2]:
@@ -385,6 +450,8 @@ def main():
         ok = veth_case('dpdk', extra='dpdk_args = %s\n' % args)
     elif CASE == 'dpdk-pcap':
         ok = dpdk_pcap_case()
+    elif CASE == 'privileges':
+        ok = privileges_case()
     else:
         print('unknown case ' + CASE)
         return 2
