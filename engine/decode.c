@@ -335,6 +335,26 @@ static int decode_ether(struct rd r, struct packet *pkt, struct decode_stats *st
 	return decode_ethertype(et, r, pkt, st, depth);
 }
 
+/* What Linux "cooked" captures (SLL, SLL2) share once their headers are read: the
+ * sender's MAC when it is Ethernet, an optional VLAN tag, then the ethertype. */
+static int decode_cooked(struct rd r, uint16_t hatype, uint16_t alen, const uint8_t addr[8], uint16_t proto,
+			 struct packet *pkt, struct decode_stats *st)
+{
+	if (!rd_ok(&r)) {
+		st->bad_l2++;
+		return -1;
+	}
+	if (hatype == 1 && alen == 6) {
+		memcpy(pkt->src_mac, addr, 6);
+		pkt->has_mac = true;
+	}
+	if (proto == ETH_VLAN) {
+		pkt->vlan = rd_be16(&r) & 0x0fff;
+		proto = rd_be16(&r);
+	}
+	return decode_ethertype(proto, r, pkt, st, 1);
+}
+
 int decode_frame(int linktype, const uint8_t *frame, uint32_t caplen, uint32_t wirelen,
 		 uint64_t ts_us, struct packet *pkt, struct decode_stats *st)
 {
@@ -381,19 +401,7 @@ int decode_frame(int linktype, const uint8_t *frame, uint32_t caplen, uint32_t w
 		uint8_t addr[8];
 		rd_copy(&r, addr, 8);
 		uint16_t proto = rd_be16(&r);
-		if (!rd_ok(&r)) {
-			st->bad_l2++;
-			return -1;
-		}
-		if (hatype == 1 && alen == 6) {
-			memcpy(pkt->src_mac, addr, 6);
-			pkt->has_mac = true;
-		}
-		if (proto == ETH_VLAN) {
-			pkt->vlan = rd_be16(&r) & 0x0fff;
-			proto = rd_be16(&r);
-		}
-		return decode_ethertype(proto, r, pkt, st, 1);
+		return decode_cooked(r, hatype, alen, addr, proto, pkt, st);
 	}
 	case LT_LINUX_SLL2: {
 		uint16_t proto = rd_be16(&r);
@@ -403,19 +411,7 @@ int decode_frame(int linktype, const uint8_t *frame, uint32_t caplen, uint32_t w
 		uint8_t alen = rd_u8(&r);
 		uint8_t addr[8];
 		rd_copy(&r, addr, 8);
-		if (!rd_ok(&r)) {
-			st->bad_l2++;
-			return -1;
-		}
-		if (hatype == 1 && alen == 6) {
-			memcpy(pkt->src_mac, addr, 6);
-			pkt->has_mac = true;
-		}
-		if (proto == ETH_VLAN) {
-			pkt->vlan = rd_be16(&r) & 0x0fff;
-			proto = rd_be16(&r);
-		}
-		return decode_ethertype(proto, r, pkt, st, 1);
+		return decode_cooked(r, hatype, alen, addr, proto, pkt, st);
 	}
 	default:
 		st->unknown_link++;
