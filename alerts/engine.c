@@ -57,6 +57,13 @@ int learning_set(struct store *st, MDB_txn *txn, bool on, uint64_t ts)
 		rc = meta_put_u64(st, txn, on ? "learning_started" : "learning_ended", ts);
 	if (!rc && on)
 		rc = meta_put_u64(st, txn, "last_new", 0);
+	if (!rc && on) {
+		/* the quiet period of [learning] auto_end_quiet starts over */
+		MDB_val k = { strlen("learning_started_pkt"), (void *)"learning_started_pkt" };
+		rc = mdb_del(txn, st->meta, &k, NULL);
+		if (rc == MDB_NOTFOUND)
+			rc = 0;
+	}
 	return rc;
 }
 
@@ -804,6 +811,14 @@ int ots_state_apply(void *ctx, const struct fact *facts, size_t n)
 	}
 	s->txn_err = 0;
 	if ((rc = learning_get(&s->st, s->txn, &s->learning)))
+		s->txn_err = rc;
+	/* the console resets the quiet-period clock when it turns learning on (last_new
+	 * 0): only this thread writes it otherwise, so the stored value is the truth */
+	uint64_t ln = 0;
+	rc = meta_get_u64(&s->st, s->txn, "last_new", &ln);
+	if (rc == 0 || rc == MDB_NOTFOUND)
+		s->last_new_ts = ln;
+	else if (!s->txn_err)
 		s->txn_err = rc;
 	/* a capture that resumes after a gap: silence counts from here */
 	if (n && (!s->now || facts[0].ts_us > s->now + 60 * US))
