@@ -233,6 +233,89 @@ static int dev_for_ip(struct ots_state *s, int family, const uint8_t *ip, uint64
 	return i;
 }
 
+/* The baseline items learned for a MAC before it turned out to be a router describe
+ * the traffic of the addresses behind it: each of them inherits them (the items name
+ * the device by id, not by address, so each gets all of them), or the addresses seen
+ * while learning would raise new_device, new_channel... once learning ended. In the
+ * state thread's transaction (s->txn); identity items (I|) stay with the router. */
+static void rehome_baseline(struct ots_state *s, const char *from, const char *to)
+{
+	if (!s->txn || s->txn_err)
+		return;
+	MDB_cursor *c;
+	int rc = mdb_cursor_open(s->txn, s->st.baseline, &c);
+	if (rc) {
+		s->txn_err = rc;
+		return;
+	}
+	size_t fl = strlen(from);
+	char **keys = NULL;
+	MDB_val *vals = NULL;
+	size_t n = 0, cap = 0;
+	MDB_val k, v;
+	while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+		const char *p = k.mv_data;
+		if (k.mv_size < 2 || p[1] != '|' || p[0] == 'I' || k.mv_size > 400)
+			continue;
+		/* fields equal to from, replaced by to */
+		char out[512];
+		size_t o = 0, i = 0;
+		bool hit = false;
+		while (i <= k.mv_size && o < sizeof out - 64) {
+			size_t j = i;
+			while (j < k.mv_size && p[j] != '|')
+				j++;
+			if (j - i == fl && !memcmp(p + i, from, fl)) {
+				o += (size_t)snprintf(out + o, sizeof out - o, "%s", to);
+				hit = true;
+			} else {
+				memcpy(out + o, p + i, j - i);
+				o += j - i;
+			}
+			if (j < k.mv_size)
+				out[o++] = '|';
+			i = j + 1;
+		}
+		out[o] = 0;
+		if (!hit || o >= sizeof out - 64)
+			continue;
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 64;
+			char **nk = realloc(keys, nc * sizeof *nk);
+			MDB_val *nv = nk ? realloc(vals, nc * sizeof *nv) : NULL;
+			if (nk)
+				keys = nk;
+			if (!nv)
+				break;
+			vals = nv;
+			cap = nc;
+		}
+		keys[n] = strdup(out);
+		vals[n] = v;
+		if (keys[n])
+			n++;
+	}
+	mdb_cursor_close(c);
+	/* the values point into the map: copied out before writing */
+	for (size_t i = 0; i < n; i++) {
+		void *copy = malloc(vals[i].mv_size ? vals[i].mv_size : 1);
+		if (copy)
+			memcpy(copy, vals[i].mv_data, vals[i].mv_size);
+		vals[i].mv_data = copy;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!s->txn_err && vals[i].mv_data && !db_has(s->txn, s->st.baseline, keys[i])) {
+			rc = db_put_str(s->txn, s->st.baseline, keys[i], vals[i].mv_data, vals[i].mv_size);
+			if (rc)
+				s->txn_err = rc;
+		}
+		free(keys[i]);
+		free(vals[i].mv_data);
+	}
+	free(keys);
+	free(vals);
+}
+
 static void make_router(struct ots_state *s, int r, uint64_t ts)
 {
 	struct device *d = &s->devs[r];
@@ -249,8 +332,12 @@ static void make_router(struct ots_state *s, int r, uint64_t ts)
 		bool nw = false;
 		imap_put(&s->by_ip, ip_key(ip.family, ip.ip), -1);
 		int i = dev_for_ip(s, ip.family, ip.ip, ts, true, &nw);
-		if (i >= 0)
+		if (i >= 0) {
 			s->devs[i].dirty = true;
+			char from[DEV_ID_LEN];
+			snprintf(from, sizeof from, "%s", s->devs[r].id); /* devs may move */
+			rehome_baseline(s, from, s->devs[i].id);
+		}
 	}
 	s->devs[r].nips = keep;
 }
