@@ -125,6 +125,12 @@ static int replay_file(struct replay_run *rr, const char *path)
 		return -2;
 	}
 	setvbuf(fp, NULL, _IOFBF, 1u << 20);
+	/* classic pcap records have a fixed 16-byte header, so the end of the last good record
+	 * is counted here rather than asked of the stream per packet (ftell is a system call) */
+	uint8_t magic[4] = { 0 };
+	bool pcapng = fread(magic, 1, 4, fp) == 4 && magic[0] == 0x0a && magic[1] == 0x0d && magic[2] == 0x0d &&
+		      magic[3] == 0x0a;
+	rewind(fp);
 	pcap_t *p = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_MICRO, errbuf);
 	if (!p) {
 		fprintf(stderr, "otsensor: %s: not a readable pcap or pcapng file: %s\n", path, errbuf);
@@ -142,16 +148,18 @@ static int replay_file(struct replay_run *rr, const char *path)
 	const u_char *data;
 	uint64_t frameno = 0;
 	int rc;
-	long good_end = ftell(fp);
+	uint64_t good_end = 24; /* classic pcap: the file header */
 	while ((rc = pcap_next_ex(p, &h, &data)) == 1) {
 		frameno++;
 		dispatch(rr, lt, h, data, frameno);
-		good_end = ftell(fp);
+		good_end += 16 + (uint64_t)h->caplen;
 	}
 	int status = 0;
 	if (rc == PCAP_ERROR) {
-		fprintf(stderr, "otsensor: %s: stopped reading after frame %llu, at byte %ld: %s\n", path,
-			(unsigned long long)frameno, good_end, pcap_geterr(p));
+		if (pcapng) /* blocks vary in size: where the stream stood when reading failed */
+			good_end = (uint64_t)ftell(fp);
+		fprintf(stderr, "otsensor: %s: stopped reading after frame %llu, at byte %llu: %s\n", path,
+			(unsigned long long)frameno, (unsigned long long)good_end, pcap_geterr(p));
 		status = -1;
 	}
 	pcap_close(p); /* closes fp */
