@@ -95,7 +95,8 @@ static int port_open(struct dpdk_priv *dp, struct dpdk_port *p, int nq, char *er
 		conf.rx_adv_conf.rss_conf.rss_hf = (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP) &
 						   info.flow_type_rss_offloads;
 		if (!conf.rx_adv_conf.rss_conf.rss_hf)
-			fprintf(stderr, "otsensor: port %s: no RSS; every frame lands on queue 0\n", p->name);
+			fprintf(stderr, "otsensor: port %s: the driver has no configurable RSS; its own spreading "
+				"over the queues is used (net_af_packet: the kernel's fanout hash, symmetric)\n", p->name);
 	}
 	/* net_pcap replays a file: its frames keep their capture times (packet time, as in
 	 * replay). Other ports' hardware clocks are not wall time: frames get the time of

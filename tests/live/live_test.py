@@ -512,6 +512,12 @@ def main():
         args = '--no-huge --no-pci --no-shconf -m 512 -l 0 --log-level=lib.eal:error ' \
                '--vdev=net_af_packet0,iface=IFACE,blocksz=4096,framesz=2048,framecnt=16384'
         ok = veth_case('dpdk', extra='dpdk_args = %s\n' % args)
+    elif CASE == 'dpdk-2queues':
+        # net_af_packet spreads its queue pairs with PACKET_FANOUT_HASH (the kernel's flow
+        # hash, the same both ways): the stand-in for a NIC's symmetric RSS
+        args = '--no-huge --no-pci --no-shconf -m 512 -l 0 --log-level=lib.eal:error ' \
+               '--vdev=net_af_packet0,iface=IFACE,qpairs=2,blocksz=4096,framesz=2048,framecnt=16384'
+        ok = veth_case('dpdk', queues=2, extra='dpdk_args = %s\n' % args)
     elif CASE == 'dpdk-pcap':
         ok = dpdk_pcap_case()
     elif CASE.endswith('-2interfaces'):
