@@ -12,7 +12,7 @@ CASE:
   dpdk-pcap      DPDK with --vdev=net_pcap0,rx_pcap=<file> (no network at all)
   pcap-2interfaces, afxdp-2interfaces, dpdk-2interfaces
                  two veth pairs captured at once by one sensor
-  privileges     started as root with [sensor] user = nobody: pcap and afxdp drop to it
+  privileges     started as root with [sensor] user = nobody: pcap, afxdp and dpdk drop to it
 
 The veth pair is created with unique names, its sensor end in a network namespace made
 for the test; both are always deleted. IPv6 is off on both ends so the kernel sends
@@ -330,7 +330,7 @@ def veth_once(cap, backend, queues, vqueues, extra, need, pps):
 
 def privileges_case():
     """Started as root with [sensor] user = nobody: after the capture is open the sensor
-    runs as nobody with no capability (pcap) or only CAP_NET_ADMIN (afxdp, to detach its
+    runs as nobody with no capability (pcap, dpdk) or only CAP_NET_ADMIN (afxdp, to detach its
     XDP program at exit), its state directory belongs to nobody, its records are still
     right, and no XDP program is left on the interface."""
     import pwd
@@ -342,6 +342,9 @@ def privileges_case():
     backends = [('pcap', 0, '')]
     if 'this build has no' not in sh(OTS, 'run', '--config', _probe_cfg('afxdp'), check=False).stderr:
         backends.append(('afxdp', 1 << 12, 'xdp_mode = skb\n'))
+    if 'this build has no' not in sh(OTS, 'run', '--config', _probe_cfg('dpdk'), check=False).stderr:
+        backends.append(('dpdk', 0, 'dpdk_args = --no-huge --no-pci --no-shconf -m 512 -l 0 '
+                         '--log-level=lib.eal:error --vdev=net_af_packet0,iface=IFACE,framecnt=16384\n'))
     ok = True
     for backend, capeff, extra in backends:
         with tempfile.TemporaryDirectory(prefix='ots-live-') as tmp:
@@ -349,7 +352,8 @@ def privileges_case():
             want = replay(retimed(cap, tmp, PPS), tmp)
             v = Veth()
             try:
-                cfg = build_config(tmp, backend, v.mon, 1, extra)
+                port = 'net_af_packet0' if backend == 'dpdk' else v.mon
+                cfg = build_config(tmp, backend, port, 1, extra.replace('IFACE', v.mon))
                 with open(cfg, 'a') as f:
                     f.write('[sensor]\nuser = nobody\n')
                 p, out, err = start_sensor(cfg, tmp, v.ns)
