@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ring.h"
 #include "state.h"
 #include "worker.h"
 
@@ -38,14 +39,23 @@ static size_t drain_once(struct state_thread *s)
 static void *state_main(void *arg)
 {
 	struct state_thread *s = arg;
+	unsigned idle = 0;
 	for (;;) {
 		bool stopping = atomic_load(&s->stop);
 		size_t n = drain_once(s);
-		if (n)
+		if (n) {
+			idle = 0;
 			continue;
+		}
 		if (stopping)
 			break;
-		struct timespec ts = { 0, 200000 };
+		/* a worker may be waiting for us (replay keeps us close behind): look again at
+		 * once for a while before sleeping */
+		if (++idle < 2000) {
+			cpu_relax();
+			continue;
+		}
+		struct timespec ts = { 0, 100000 };
 		nanosleep(&ts, NULL);
 	}
 	outbuf_flush(&s->out);
