@@ -132,7 +132,23 @@ void dctx_emit(struct dctx *ctx, const struct fact *f)
 		e->hash = h;
 		e->ts = f->ts_us;
 	}
+	if (w->in_parse && w->npend < PEND_FACTS) {
+		w->pend[w->npend++] = *f;
+		return;
+	}
 	push_fact(w, f);
+}
+
+/* The facts of one PDU leave in a fixed order, events first: the state thread then
+ * knows a flow carried an operational event before it judges that flow's operations,
+ * however its batches happen to fall. */
+static void flush_pending(struct worker *w)
+{
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = 0; i < w->npend; i++)
+			if ((w->pend[i].type == FACT_EVENT) == (pass == 0))
+				push_fact(w, &w->pend[i]);
+	w->npend = 0;
 }
 
 static void endpoint_from(struct fact_endpoint *e, const struct packet *p, bool src)
@@ -358,9 +374,12 @@ static void ctx_setup(struct worker *w, struct dctx *c, const struct dissector *
 static void run_parse(struct dctx *c, const uint8_t *data, size_t len)
 {
 	struct rd r = rd_init(data, len);
+	c->w->in_parse = true;
 	c->d->parse(c, &r);
 	if (c->pdu.proto) /* a dissector that began a record but returned early */
 		pdu_end(c);
+	c->w->in_parse = false;
+	flush_pending(c->w);
 }
 
 /* A packet standing in for the one that delivered bytes when a flow is flushed at

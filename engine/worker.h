@@ -30,6 +30,7 @@
 #define FACT_CACHE_SIZE 8192
 #define FACT_CACHE_TTL_US (60ull * 1000000)
 #define PROTO_COUNTERS 64
+#define PEND_FACTS 16               /* facts one PDU may hold back to order them */
 #define FACT_LAG_MAX 32             /* replay: facts a worker may run ahead of the state thread */
 
 struct proto_count {
@@ -59,6 +60,9 @@ struct worker {
 	struct proto_count protos[PROTO_COUNTERS];
 	int nprotos;
 	struct fact_cache_entry *fcache;
+	struct fact pend[PEND_FACTS];   /* the facts of the PDU being parsed */
+	int npend;
+	bool in_parse;
 	struct spsc facts;          /* to the state thread */
 	_Atomic uint64_t facts_applied; /* how many of them the state thread has applied */
 	bool sync_events;           /* replay with a state: keep the state thread close behind (see
