@@ -46,6 +46,11 @@ PROTOCOLS = {  # display filter -> what must be present in the normal plant
     "arp": "arp", "dhcp": "dhcp", "dns": "dns", "modbus": "modbus",
     "s7comm": "s7comm", "dnp3": "dnp3", "iec104": "iec60870_104",
     "enip": "enip", "cip": "cip", "bacnet": "bacapp", "opcua": "opcua",
+    "goose": "goose", "mms": "mms", "profinet-dcp": "pn_dcp", "fins": "omron",
+    "hart-ip": "hart_ip", "lldp": "lldp", "cdp": "cdp", "snmp": "snmp", "http": "http",
+    "tls": "tls.handshake.type == 11 && x509sat.uTF8String", "ssh": "ssh.protocol",
+    "nbns": "nbns", "browser": "browser", "ntp": "ntp.flags.mode == 4", "mdns": "mdns",
+    "llmnr": "llmnr",
 }
 
 failures = []

@@ -67,6 +67,11 @@ void put_padstr(struct gp_buf *b, const char *s, size_t width, char pad);
 void set_be16(struct gp_buf *b, size_t off, uint16_t v);
 void set_le16(struct gp_buf *b, size_t off, uint16_t v);
 void set_le32(struct gp_buf *b, size_t off, uint32_t v);
+/* BER: ber_begin writes the tag, ber_end the minimal length of what was put since. */
+size_t ber_begin(struct gp_buf *b, uint8_t tag);
+void ber_end(struct gp_buf *b, size_t start);
+void ber_uint(struct gp_buf *b, uint8_t tag, uint64_t v);   /* INTEGER, minimal */
+void ber_str(struct gp_buf *b, uint8_t tag, const char *s); /* string types */
 
 /* ---------------------------------------------------------------- plant */
 enum gp_role {
@@ -85,6 +90,10 @@ enum gp_role {
     ROLE_OFFICE,      /* DHCP client workstation */
     ROLE_EXTERNAL,    /* an address beyond the gateway (MAC is the router's) */
     ROLE_ATTACKER,    /* scenario-only hosts */
+    ROLE_IED,         /* ABB protection relay: IEC 61850 GOOSE publisher, MMS server */
+    ROLE_PLC_FINS,    /* Omron PLC speaking FINS */
+    ROLE_HART_GW,     /* HART-IP multiplexer / gateway */
+    ROLE_NMS,         /* network monitoring server (SNMP manager) */
 };
 
 struct gp_host {
@@ -115,6 +124,8 @@ struct gp_plant {
     int nhosts;
     struct gp_host *router, *dc, *eng, *scada, *historian;
     struct gp_host *hmis[3];
+    struct gp_host *nms, *omron, *hartgw, *ieds[2];
+    int nieds;
     int nhmis;
     uint32_t net, mask;     /* 10.10.0.0/16 */
     char domain[32];        /* "plant.local" */
@@ -151,6 +162,10 @@ int send_udp(struct gp_sim *s, gp_time t, struct gp_host *src, uint32_t src_ip,
 int send_udp_hosts(struct gp_sim *s, gp_time t, struct gp_host *src, struct gp_host *dst,
                    uint16_t sport, uint16_t dport, const uint8_t *data, size_t len);
 const uint8_t *mac_broadcast(void);
+/* A raw Ethernet frame (type >= 0x600) or an 802.3 frame (type = payload length,
+ * payload starts with the LLC header): LLDP, CDP, GOOSE, PROFINET DCP. */
+int send_eth(struct gp_sim *s, gp_time t, const uint8_t src[6], const uint8_t dst[6],
+             uint16_t type, const uint8_t *data, size_t len);
 
 /* TCP session between a client and a server host. */
 struct gp_tcp {
@@ -244,6 +259,20 @@ int gen_iec104_setup(struct gp_sim *s);
 int gen_enip_setup(struct gp_sim *s);
 int gen_bacnet_setup(struct gp_sim *s);
 int gen_opcua_setup(struct gp_sim *s);
+int gen_goose_setup(struct gp_sim *s);
+int gen_mms_setup(struct gp_sim *s);
+int gen_pndcp_setup(struct gp_sim *s);
+int gen_fins_setup(struct gp_sim *s);
+int gen_hartip_setup(struct gp_sim *s);
+int gen_lldp_setup(struct gp_sim *s);
+int gen_cdp_setup(struct gp_sim *s);
+int gen_snmp_setup(struct gp_sim *s);
+int gen_http_setup(struct gp_sim *s);
+int gen_tls_setup(struct gp_sim *s);
+int gen_ssh_setup(struct gp_sim *s);
+int gen_nbns_setup(struct gp_sim *s);
+int gen_ntp_setup(struct gp_sim *s);
+int gen_mdns_setup(struct gp_sim *s);
 
 /* Attack pieces exported by protocol generators, used by scenarios.c. */
 int gen_modbus_attack_write(struct gp_sim *s, gp_time t, struct gp_host *attacker,

@@ -467,3 +467,14 @@ int tcp_close(struct gp_sim *s, struct gp_tcp *c, bool srv_first, gp_time t, gp_
         *done = t;
     return GP_OK;
 }
+
+int send_eth(struct gp_sim *s, gp_time t, const uint8_t src[6], const uint8_t dst[6],
+             uint16_t type, const uint8_t *data, size_t len)
+{
+    uint8_t f[FRAME_MAX];
+    if (14 + len > 1514)
+        return GP_ERR_RANGE;
+    size_t o = eth_hdr(f, dst, src, type);
+    memcpy(f + o, data, len);
+    return finish_frame(s, t, f, o + len);
+}

@@ -37,6 +37,8 @@ static const uint8_t OUI_ROCKWELL2[3] = {0x00, 0x1D, 0x9C};
 static const uint8_t OUI_SEL[3] = {0x00, 0x30, 0xA7};
 static const uint8_t OUI_ABB[3] = {0x00, 0x1B, 0x45};
 static const uint8_t OUI_JCI[3] = {0x00, 0x10, 0x8D};
+static const uint8_t OUI_OMRON[3] = {0x00, 0x00, 0x0A};
+static const uint8_t OUI_ROSEMOUNT[3] = {0x00, 0x26, 0x16};
 
 void ip_to_str(uint32_t ip, char *out, size_t n)
 {
@@ -242,6 +244,40 @@ int plant_build(struct gp_plant *p, uint64_t seed, int ndevices)
         h->up = false;
         h->ttl = 128;
     }
+    /* Added after every other host (so the hosts above keep their addresses and
+     * MACs): a monitoring server, two ABB protection relays (IEC 61850), an Omron
+     * PLC (FINS) and a HART-IP gateway. */
+    h = plant_add_host(p, ROLE_NMS, OUI_HP, IP4(10, 10, 2, 13), "nms01", &r);
+    if (!h)
+        return GP_ERR_RANGE;
+    h->ttl = 64;
+    h->vendor = "HP";
+    snprintf(h->model, sizeof h->model, "ProLiant DL360 Gen10");
+    p->nms = h;
+    for (int i = 0; i < 2; i++, ctl++) {
+        snprintf(name, sizeof name, "ied%02d", i + 1);
+        if (!(h = plant_add_host(p, ROLE_IED, OUI_ABB, CTL_IP(), name, &r)))
+            return GP_ERR_RANGE;
+        h->vendor = "ABB";
+        snprintf(h->model, sizeof h->model, "%s", i ? "REF620" : "REF615");
+        snprintf(h->firmware, sizeof h->firmware, "%s", i ? "2.0 FP1" : "5.0 FP1");
+        h->unit_or_addr = (uint16_t)(i + 1);
+        h->ttl = 64;
+        p->ieds[p->nieds++] = h;
+    }
+    if (!(h = plant_add_host(p, ROLE_PLC_FINS, OUI_OMRON, CTL_IP(), "plc-omron01", &r)))
+        return GP_ERR_RANGE;
+    ctl++;
+    h->vendor = "OMRON";
+    snprintf(h->model, sizeof h->model, "CJ2M-CPU33");
+    snprintf(h->firmware, sizeof h->firmware, "02.01");
+    p->omron = h;
+    if (!(h = plant_add_host(p, ROLE_HART_GW, OUI_ROSEMOUNT, CTL_IP(), "hart-gw01", &r)))
+        return GP_ERR_RANGE;
+    ctl++;
+    h->vendor = "Emerson";
+    snprintf(h->model, sizeof h->model, "1410S Wireless Gateway");
+    p->hartgw = h;
 #undef CTL_IP
     return GP_OK;
 }

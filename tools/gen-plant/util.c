@@ -203,3 +203,61 @@ void set_le32(struct gp_buf *b, size_t off, uint32_t v)
     set_le16(b, off, (uint16_t)v);
     set_le16(b, off + 2, (uint16_t)(v >> 16));
 }
+
+/* BER/DER: open a constructed or primitive element; its length is fixed by ber_end
+ * with the minimal encoding (short form below 128, else 0x81/0x82), moving the
+ * contents if the long form needs room. */
+size_t ber_begin(struct gp_buf *b, uint8_t tag)
+{
+    put_u8(b, tag);
+    put_u8(b, 0);
+    return b->n;
+}
+
+void ber_end(struct gp_buf *b, size_t start)
+{
+    if (b->overflow)
+        return;
+    size_t len = b->n - start;
+    size_t extra = len < 128 ? 0 : len < 256 ? 1 : 2;
+    if (b->n + extra > GP_BUF_MAX) {
+        b->overflow = true;
+        return;
+    }
+    if (extra)
+        memmove(b->d + start + extra, b->d + start, len);
+    if (extra == 0) {
+        b->d[start - 1] = (uint8_t)len;
+    } else if (extra == 1) {
+        b->d[start - 1] = 0x81;
+        b->d[start] = (uint8_t)len;
+    } else {
+        b->d[start - 1] = 0x82;
+        b->d[start] = (uint8_t)(len >> 8);
+        b->d[start + 1] = (uint8_t)len;
+    }
+    b->n += extra;
+}
+
+void ber_uint(struct gp_buf *b, uint8_t tag, uint64_t v)
+{
+    uint8_t tmp[9];
+    int n = 0;
+    do {
+        tmp[n++] = (uint8_t)v;
+        v >>= 8;
+    } while (v);
+    if (tmp[n - 1] & 0x80)
+        tmp[n++] = 0;
+    put_u8(b, tag);
+    put_u8(b, (uint8_t)n);
+    while (n--)
+        put_u8(b, tmp[n]);
+}
+
+void ber_str(struct gp_buf *b, uint8_t tag, const char *s)
+{
+    size_t o = ber_begin(b, tag);
+    put_str(b, s);
+    ber_end(b, o);
+}
