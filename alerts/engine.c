@@ -369,9 +369,11 @@ static void anomaly(struct ots_state *s, const struct fact *f, const char *kind,
 
 /* ---------------------------------------------------------------- event flows */
 
-/* A flow that carried an operational event: the policy alerts its other PDUs would
+/* A flow that carried an operational event: the policy alerts its later PDUs would
  * raise (new function, protocol or channel) are what the operational alert already
- * reports, so they are not raised for it within EVFLOW_US of the event. */
+ * reports, so they are not raised for it within EVFLOW_US after the event. What came
+ * before the event on that flow (a new channel opening it) is raised as usual: looking
+ * ahead would make the result depend on where the state thread's batches fall. */
 #define EVFLOW_US (60 * US)
 
 static void evflow_note(struct ots_state *s, const struct fact *f)
@@ -823,11 +825,12 @@ int ots_state_apply(void *ctx, const struct fact *facts, size_t n)
 	/* a capture that resumes after a gap: silence counts from here */
 	if (n && (!s->now || facts[0].ts_us > s->now + 60 * US))
 		s->gap_reset_ts = facts[0].ts_us;
-	for (size_t i = 0; i < n; i++)
-		if (facts[i].type == FACT_EVENT)
-			evflow_note(s, &facts[i]);
 	for (size_t i = 0; i < n && !s->txn_err; i++) {
 		const struct fact *f = &facts[i];
+		/* events are noted as they come, never ahead: where a batch happens to end must
+		 * not change which alerts are raised */
+		if (f->type == FACT_EVENT)
+			evflow_note(s, f);
 		if (f->ts_us > s->now)
 			s->now = f->ts_us;
 		switch (f->type) {
