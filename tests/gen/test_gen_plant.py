@@ -50,7 +50,7 @@ PROTOCOLS = {  # display filter -> what must be present in the normal plant
     "hart-ip": "hart_ip", "lldp": "lldp", "cdp": "cdp", "snmp": "snmp", "http": "http",
     "tls": "tls.handshake.type == 11 && x509sat.uTF8String", "ssh": "ssh.protocol",
     "nbns": "nbns", "browser": "browser", "ntp": "ntp.flags.mode == 4", "mdns": "mdns",
-    "llmnr": "llmnr",
+    "llmnr": "llmnr", "smb2": "smb2.cmd == 0",
 }
 
 failures = []

@@ -273,6 +273,7 @@ int gen_ssh_setup(struct gp_sim *s);
 int gen_nbns_setup(struct gp_sim *s);
 int gen_ntp_setup(struct gp_sim *s);
 int gen_mdns_setup(struct gp_sim *s);
+int gen_smb_setup(struct gp_sim *s);
 
 /* Attack pieces exported by protocol generators, used by scenarios.c. */
 int gen_modbus_attack_write(struct gp_sim *s, gp_time t, struct gp_host *attacker,

@@ -47,6 +47,7 @@ static const struct generator {
     {"nbns", gen_nbns_setup},
     {"ntp", gen_ntp_setup},
     {"mdns", gen_mdns_setup},
+    {"smb", gen_smb_setup},
 };
 
 static void usage(FILE *f)
@@ -307,3 +308,4 @@ fail:
 #include "gen-nbns.c"
 #include "gen-ntp.c"
 #include "gen-mdns.c"
+#include "gen-smb.c"
