@@ -627,7 +627,8 @@ json_object *device_to_json(const struct device *d, const struct ots_state *s, M
 	json_object_object_add(o, "vendor", STR_OR_NULL(d->vendor));
 	json_object_object_add(o, "hostname", STR_OR_NULL(d->hostname));
 	int idx = s ? (int)(d - s->devs) : -1;
-	json_object_object_add(o, "type", json_object_new_string(idx >= 0 ? inv_type(s, idx) : "unknown"));
+	/* "type" is the record's type, as in every record; the device's kind is device_type */
+	json_object_object_add(o, "device_type", json_object_new_string(idx >= 0 ? inv_type(s, idx) : "unknown"));
 	json_object_object_add(o, "model", STR_OR_NULL(d->model));
 	json_object_object_add(o, "firmware", STR_OR_NULL(d->firmware));
 	json_object_object_add(o, "serial", STR_OR_NULL(d->serial));

@@ -274,10 +274,11 @@ def t_ctl(args, work):
     st = json.loads(ctl(args, base, "--json", "status").stdout)
     expect(st["devices"] >= 30 and st["learning"] is False, "status --json: devices learned, learning off")
     devs = [json.loads(l) for l in ctl(args, base, "--json", "devices").stdout.splitlines()]
-    fields = {"id", "macs", "ips", "vendor", "hostname", "type", "model", "firmware", "serial", "protocols",
-              "vlans", "first_seen", "last_seen", "learned"}
+    fields = {"id", "macs", "ips", "vendor", "hostname", "type", "device_type", "model", "firmware", "serial",
+              "protocols", "vlans", "first_seen", "last_seen", "learned"}
     expect(devs and all(fields <= set(d) for d in devs), "devices --json: every DESIGN.md field")
-    types = {d["type"] for d in devs}
+    expect(all(d["type"] == "device" for d in devs), "device records have type device")
+    types = {d["device_type"] for d in devs}
     expect({"plc", "rtu", "hmi"} <= types, "device types include plc, rtu, hmi (%s)" % ",".join(sorted(types)))
     expect(any(d["vendor"] for d in devs), "vendors from the OUI registry")
     expect("learning off" in ctl(args, base, "learning").stdout, "learning (no operand) shows the mode")

@@ -145,7 +145,7 @@ static void test_router(void)
 	CHECK_EQ(st_apply1(s, via_router(T0 + 3 * US, "10.20.0.7", rmac)), 0);
 	d = st_device(s, "m-02aa00000001");
 	CHECK(jbool_(d, "router"));
-	CHECK(!strcmp(jstr_(d, "type"), "router"));
+	CHECK(!strcmp(jstr_(d, "device_type"), "router"));
 	CHECK_EQ(json_arr_len(d, "ips"), 1); /* its own (ARP) address stays */
 	json_object_put(d);
 	const char *behind[] = { "i-10.20.0.5", "i-10.20.0.6", "i-10.20.0.7" };
