@@ -290,22 +290,3 @@ fail:
     sim_free(s);
     return 1;
 }
-
-/* The generators added for issue 3 are compiled as part of this file until
- * tools/meson.build lists them (that file is outside gen-plant's directory). Each
- * keeps its static names prefixed with its protocol, so they share one unit. */
-#include "gen-goose.c"
-#include "gen-mms.c"
-#include "gen-pndcp.c"
-#include "gen-fins.c"
-#include "gen-hartip.c"
-#include "gen-lldp.c"
-#include "gen-cdp.c"
-#include "gen-snmp.c"
-#include "gen-http.c"
-#include "gen-tls.c"
-#include "gen-ssh.c"
-#include "gen-nbns.c"
-#include "gen-ntp.c"
-#include "gen-mdns.c"
-#include "gen-smb.c"
