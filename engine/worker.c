@@ -107,14 +107,31 @@ static void push_fact(struct worker *w, const struct fact *f)
 	}
 	if (!w->sync_events)
 		return;
-	/* replay: an event or violation waits until the state thread has applied it, and
-	 * no fact is more than FACT_LAG_MAX behind, so an alert's evidence request reaches
-	 * this worker while the packets that raised it are still in its evidence ring
-	 * (spinning: no lock, no system call) */
-	uint64_t target = (f->type == FACT_EVENT || f->type == FACT_VIOLATION) ? w->st.facts
-			  : w->st.facts > FACT_LAG_MAX ? w->st.facts - FACT_LAG_MAX : 0;
-	while (atomic_load_explicit(&w->facts_applied, memory_order_acquire) < target)
+	/* replay: an event or violation waits until the state thread has applied it; any
+	 * other fact must be applied within FACT_LAG_PACKETS packets (worker_packet checks),
+	 * so an alert's evidence request reaches this worker while the packets that raised
+	 * it are still in its evidence ring (spinning: no lock, no system call) */
+	if (f->type == FACT_EVENT || f->type == FACT_VIOLATION) {
+		while (atomic_load_explicit(&w->facts_applied, memory_order_acquire) < w->st.facts)
+			cpu_relax();
+	} else if (!w->lag_deadline) {
+		w->lag_deadline = w->st.packets + FACT_LAG_PACKETS;
+		w->lag_target = w->st.facts;
+	}
+}
+
+/* Replay: the facts pushed by the time lag_deadline was set must be applied by now;
+ * those pushed since get a deadline of their own (so a fact waits at most about twice
+ * FACT_LAG_PACKETS, and the worker never waits for one it has only just pushed). */
+static void wait_for_state(struct worker *w)
+{
+	while (atomic_load_explicit(&w->facts_applied, memory_order_acquire) < w->lag_target)
 		cpu_relax();
+	w->lag_deadline = 0;
+	if (atomic_load_explicit(&w->facts_applied, memory_order_acquire) < w->st.facts) {
+		w->lag_deadline = w->st.packets + FACT_LAG_PACKETS;
+		w->lag_target = w->st.facts;
+	}
 }
 
 void dctx_emit(struct dctx *ctx, const struct fact *f)
@@ -571,6 +588,8 @@ void worker_packet(struct worker *w, int linktype, const uint8_t *frame, uint32_
 	evring_poll(&w->ev);
 	w->st.packets++;
 	w->st.bytes += wirelen;
+	if (w->lag_deadline && w->st.packets >= w->lag_deadline)
+		wait_for_state(w);
 	if (!w->st.first_ts || ts_us < w->st.first_ts)
 		w->st.first_ts = ts_us;
 	if (ts_us > w->st.last_ts)

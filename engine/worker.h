@@ -31,7 +31,8 @@
 #define FACT_CACHE_TTL_US (60ull * 1000000)
 #define PROTO_COUNTERS 64
 #define PEND_FACTS 16               /* facts one PDU may hold back to order them */
-#define FACT_LAG_MAX 32             /* replay: facts a worker may run ahead of the state thread */
+#define FACT_LAG_PACKETS 768        /* replay: packets a worker may run ahead of an unapplied fact
+				     * (twice that is still inside the evidence ring's 2048 frames) */
 
 struct proto_count {
 	const char *name;
@@ -67,6 +68,8 @@ struct worker {
 	_Atomic uint64_t facts_applied; /* how many of them the state thread has applied */
 	bool sync_events;           /* replay with a state: keep the state thread close behind (see
 	                             * push_fact), so evidence is asked for while its packets are here */
+	uint64_t lag_deadline;      /* packet count by which facts up to lag_target must be applied */
+	uint64_t lag_target;
 	struct outbuf out;
 	struct evring ev;           /* recent frames for alert evidence (alerts/evidence.h) */
 	uint32_t cur_flow_id;       /* flow of the packet in progress, 0 if none */
