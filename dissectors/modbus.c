@@ -26,9 +26,22 @@ struct mb_req {
 	uint16_t addr, qty;
 };
 
+/* operations this flow reported lately: a poll repeated 50 times a second is built
+ * into a fact once per MB_RECENT_US, not 50 times (the worker's cache would drop the
+ * copies, but only after they were built) */
+#define MB_RECENT 4
+#define MB_RECENT_US (30ull * 1000000)
+
+struct mb_recent {
+	uint32_t sig;           /* function, unit, response, exception */
+	uint32_t lo, hi;
+	uint64_t ts;
+};
+
 struct mb_state {
 	struct mb_req pending[MB_PENDING];
-	uint8_t next;
+	uint8_t next, next_recent;
+	struct mb_recent recent[MB_RECENT];
 };
 
 _Static_assert(sizeof(struct mb_state) <= DISSECTOR_STATE_SIZE, "modbus state too large");
@@ -114,9 +127,31 @@ static struct mb_req *match(struct mb_state *s, uint16_t tid, uint8_t unit)
 	return NULL;
 }
 
+static bool reported_lately(struct dctx *ctx, uint32_t sig, uint32_t lo, uint32_t hi)
+{
+	struct mb_state *s = ctx->state;
+	uint64_t now = ctx->pkt->ts_us;
+	for (int i = 0; i < MB_RECENT; i++) {
+		struct mb_recent *r = &s->recent[i];
+		if (r->sig == sig && r->lo == lo && r->hi == hi && r->ts && now >= r->ts && now - r->ts < MB_RECENT_US)
+			return true;
+	}
+	struct mb_recent *r = &s->recent[s->next_recent];
+	s->next_recent = (uint8_t)((s->next_recent + 1) % MB_RECENT);
+	r->sig = sig;
+	r->lo = lo;
+	r->hi = hi;
+	r->ts = now;
+	return false;
+}
+
 static void op_fact(struct dctx *ctx, uint8_t unit, uint8_t fc, bool resp, bool has_range, uint32_t lo, uint32_t hi,
 		    int exc)
 {
+	uint32_t sig = (uint32_t)fc | (uint32_t)unit << 8 | (uint32_t)resp << 16 | (uint32_t)(exc + 1) << 17 |
+		       (uint32_t)has_range << 26;
+	if (reported_lately(ctx, sig, lo, hi))
+		return;
 	struct fact f;
 	dctx_fact_init(ctx, &f, FACT_OPERATION);
 	f.u.op.func = fc;
