@@ -944,6 +944,28 @@ static void strip_private(json_object *o)
 		json_object_object_del(o, drop[i]);
 }
 
+void ots_state_summary(const struct ots_state *s, FILE *out)
+{
+	/* device kinds in a fixed order, with their counts */
+	static const char *const kinds[] = { "plc", "rtu", "ied", "hmi", "engineering_station", "historian", "server",
+					     "workstation", "switch", "router", "unknown" };
+	fprintf(out, "  devices      %d (", s->ndevs);
+	bool first = true;
+	for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+		int n = 0;
+		for (int d = 0; d < s->ndevs; d++)
+			if (!strcmp(inv_type(s, d), kinds[k]))
+				n++;
+		if (n) {
+			fprintf(out, "%s%s %d", first ? "" : ", ", kinds[k], n);
+			first = false;
+		}
+	}
+	fprintf(out, "%s), learning %s\n", first ? "none" : "", s->learning ? "on" : "off");
+	fprintf(out, "  alerts       %llu new, %llu repeats folded (otsensor ctl alerts, or --emit alerts)\n",
+		(unsigned long long)s->alerts_new, (unsigned long long)s->alerts_folded);
+}
+
 void ots_state_emit(struct ots_state *s, unsigned emit, struct outbuf *out)
 {
 	MDB_txn *txn;

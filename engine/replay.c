@@ -175,7 +175,8 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 	return remove(path);
 }
 
-static void human_summary(const struct replay_run *rr, const struct state_thread *st, double elapsed)
+static void human_summary(const struct replay_run *rr, const struct state_thread *st, const struct ots_state *ots,
+			  double elapsed)
 {
 	uint64_t pkts = 0, bytes = 0, flows = 0, evicted = 0, peak = 0, first = 0, last = 0, viol = 0;
 	uint64_t gaps = 0, retrans = 0, ooo = 0, frags = 0;
@@ -236,6 +237,7 @@ static void human_summary(const struct replay_run *rr, const struct state_thread
 	       (unsigned long long)st->by_type[FACT_OPERATION], (unsigned long long)st->by_type[FACT_VIOLATION],
 	       (unsigned long long)st->by_type[FACT_EVENT], (unsigned long long)st->by_type[FACT_CONTACT]);
 	(void)viol;
+	ots_state_summary(ots, stdout);
 	printf("  processing   %.3f s with %d worker%s, %.0f packets/s\n", elapsed, rr->nworkers,
 	       rr->nworkers == 1 ? "" : "s", elapsed > 0 ? (double)pkts / elapsed : 0.0);
 }
@@ -398,7 +400,7 @@ int replay_main(const struct replay_opts *o, const struct config *cfg)
 	if (o->emit & EMIT_STATS)
 		stats_record(&rr, st, elapsed);
 	if (!o->emit)
-		human_summary(&rr, st, elapsed);
+		human_summary(&rr, st, ots, elapsed);
 	free(st);
 out:
 	ots_state_close(ots, drain_s);
