@@ -944,6 +944,17 @@ static void strip_private(json_object *o)
 		json_object_object_del(o, drop[i]);
 }
 
+void ots_state_print(struct ots_state *s, unsigned emit)
+{
+	if (!(emit & (EMIT_DEVICES | EMIT_ALERTS)))
+		return;
+	struct outbuf ob;
+	if (outbuf_init(&ob, 1u << 18) == 0) {
+		ots_state_emit(s, emit, &ob);
+		outbuf_free(&ob);
+	}
+}
+
 void ots_state_summary(const struct ots_state *s, FILE *out)
 {
 	/* device kinds in a fixed order, with their counts */

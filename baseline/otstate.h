@@ -158,6 +158,8 @@ void ots_state_set_drops(struct ots_state *s, uint64_t drops);
 void ots_state_finish(struct ots_state *s);
 /* device and alert records (--emit devices,alerts) */
 void ots_state_emit(struct ots_state *s, unsigned emit, struct outbuf *out);
+/* The same, on stdout, when `emit` asks for devices or alerts (end of replay or run). */
+void ots_state_print(struct ots_state *s, unsigned emit);
 /* Two lines for the human summary: devices by kind and learning mode; alerts. */
 void ots_state_summary(const struct ots_state *s, FILE *out);
 /* Stops the uplink, draining the outbox for at most drain_timeout_s seconds (0: stop

@@ -390,13 +390,7 @@ int replay_main(const struct replay_opts *o, const struct config *cfg)
 	if (st->sink_errors)
 		status = 1;
 	double elapsed = now_s() - t0;
-	if (o->emit & (EMIT_DEVICES | EMIT_ALERTS)) {
-		struct outbuf ob;
-		if (outbuf_init(&ob, 1u << 18) == 0) {
-			ots_state_emit(ots, o->emit, &ob);
-			outbuf_free(&ob);
-		}
-	}
+	ots_state_print(ots, o->emit);
 	if (o->emit & EMIT_STATS)
 		stats_record(&rr, st, elapsed);
 	if (!o->emit)
