@@ -60,7 +60,7 @@ struct flow {
 	bool has_mac;
 	uint8_t mac[2][6];          /* of key.a and key.b, from the latest frame */
 	struct stream_dir dir[2];
-	uint8_t dstate[FLOW_DSTATE_SIZE];
+	_Alignas(16) uint8_t dstate[FLOW_DSTATE_SIZE]; /* dissectors keep structs here */
 };
 
 struct flow_stats {
