@@ -1,7 +1,7 @@
 /*
  * catalog.c - every alert kind: engine, severity, title and what raises it.
  *
- * The README table (baseline/README-state.md) is this table in words; keep them
+ * The README table ("Alert kinds" in README.md) is this table in words; keep them
  * together. Must never: rename a kind; add new ones freely.
  */
 #include <string.h>

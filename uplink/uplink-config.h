@@ -1,7 +1,7 @@
 /*
  * uplink-config.h - the [uplink] section: how (and whether) the sensor reaches Azure.
  *
- * Every key, its default and its meaning is listed in uplink/README-uplink.md.
+ * Every key, its default and its meaning is listed in README.md ("Uplink to Azure").
  * Must never: hold secrets anywhere but this struct (no logging of sas_key).
  */
 #ifndef OTS_UPLINK_CONFIG_H
