@@ -83,12 +83,15 @@ int plant_count(const struct gp_plant *p, enum gp_role role)
 
 static void serial_str(struct gp_rng *r, char *out, size_t n, const char *prefix, int digits)
 {
-    char d[24];
-    int i;
-    for (i = 0; i < digits && i < 20; i++)
-        d[i] = (char)('0' + rng_below(r, 10));
-    d[i] = 0;
-    snprintf(out, n, "%s%s", prefix, d);
+    size_t len = strlen(prefix);
+    if (n == 0)
+        return;
+    if (len >= n)
+        len = n - 1;
+    memcpy(out, prefix, len);
+    for (int i = 0; i < digits && len + 1 < n; i++)
+        out[len++] = (char)('0' + rng_below(r, 10));
+    out[len] = 0;
 }
 
 void plant_rng(const struct gp_plant *p, const char *stream, struct gp_rng *r)
