@@ -802,16 +802,20 @@ static double wall_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int ots_state_apply(void *ctx, const struct fact *facts, size_t n)
+/* Opens the write transaction the next batches are applied in, and reads what the
+ * console may have changed since the last one. */
+static int txn_open(struct ots_state *s)
 {
-	struct ots_state *s = ctx;
 	int rc = mdb_txn_begin(s->st.env, NULL, 0, &s->txn);
 	if (rc) {
+		s->txn = NULL;
 		s->store_errors++;
 		fprintf(stderr, "otsensor: state store %s: cannot write: %s\n", s->st.dir, mdb_strerror(rc));
 		return -1;
 	}
 	s->txn_err = 0;
+	s->txn_facts = 0;
+	s->txn_opened = wall_s();
 	if ((rc = learning_get(&s->st, s->txn, &s->learning)))
 		s->txn_err = rc;
 	/* the console resets the quiet-period clock when it turns learning on (last_new
@@ -822,6 +826,12 @@ int ots_state_apply(void *ctx, const struct fact *facts, size_t n)
 		s->last_new_ts = ln;
 	else if (!s->txn_err)
 		s->txn_err = rc;
+	s->queued_at_open = s->alerts_new + s->devices_queued + s->snapshots_queued + s->evidence_queued;
+	return 0;
+}
+
+static void apply_facts(struct ots_state *s, const struct fact *facts, size_t n)
+{
 	/* a capture that resumes after a gap: silence counts from here */
 	if (n && (!s->now || facts[0].ts_us > s->now + 60 * US))
 		s->gap_reset_ts = facts[0].ts_us;
@@ -842,6 +852,7 @@ int ots_state_apply(void *ctx, const struct fact *facts, size_t n)
 		default: break;
 		}
 	}
+	s->txn_facts += n;
 	if (!s->txn_err && s->learning && s->sc->learning_quiet_s) {
 		uint64_t since = s->last_new_ts;
 		if (!since)
@@ -859,16 +870,22 @@ int ots_state_apply(void *ctx, const struct fact *facts, size_t n)
 		check_silent(s);
 		s->next_silent_check = s->now + 10 * US;
 	}
+}
+
+int ots_state_commit(void *ctx)
+{
+	struct ots_state *s = ctx;
+	if (!s->txn)
+		return 0;
 	if (!s->txn_err)
 		s->txn_err = meta_put_u64(&s->st, s->txn, "last_new", s->last_new_ts);
 	if (!s->txn_err)
 		s->txn_err = meta_put_u64(&s->st, s->txn, "packet_time", s->now);
-	uint64_t queued_before = s->alerts_new + s->devices_queued + s->snapshots_queued + s->evidence_queued;
 	if (!s->txn_err)
 		s->txn_err = inv_save_dirty(s, s->txn);
 #ifdef OTS_HAVE_UPLINK
 	if (!s->txn_err && s->ob && s->ob->enabled) {
-		/* evidence files the workers finished since the last batch */
+		/* evidence files the workers finished since the last commit */
 		int q = evidence_queue_written(s);
 		if (q < 0)
 			s->txn_err = q;
@@ -892,7 +909,7 @@ int ots_state_apply(void *ctx, const struct fact *facts, size_t n)
 #endif
 	if (!s->txn_err)
 		health_update(s, s->txn);
-	rc = s->txn_err;
+	int rc = s->txn_err;
 	if (rc)
 		mdb_txn_abort(s->txn);
 	else
@@ -902,8 +919,8 @@ int ots_state_apply(void *ctx, const struct fact *facts, size_t n)
 		/* full map or disk: report once, keep running; devices are rewritten later */
 		s->store_errors++;
 		if (!s->full_reported)
-			fprintf(stderr, "otsensor: state store %s: batch of %zu facts not stored: %s%s\n", s->st.dir, n,
-				mdb_strerror(rc),
+			fprintf(stderr, "otsensor: state store %s: %llu facts not stored: %s%s\n", s->st.dir,
+				(unsigned long long)s->txn_facts, mdb_strerror(rc),
 				rc == MDB_MAP_FULL ? " (raise [alerts] store_max_mb or free disk space)" : "");
 		s->full_reported = true;
 		for (int i = 0; i < s->ndevs; i++)
@@ -912,10 +929,8 @@ int ots_state_apply(void *ctx, const struct fact *facts, size_t n)
 	}
 	s->full_reported = false;
 #ifdef OTS_HAVE_UPLINK
-	if (s->alerts_new + s->devices_queued + s->snapshots_queued + s->evidence_queued != queued_before)
+	if (s->alerts_new + s->devices_queued + s->snapshots_queued + s->evidence_queued != s->queued_at_open)
 		uplink_kick(s->up); /* committed: the uplink may send it now */
-#else
-	(void)queued_before;
 #endif
 	double w = wall_s();
 	if (w - s->last_sync >= 1.0) {
@@ -926,6 +941,26 @@ int ots_state_apply(void *ctx, const struct fact *facts, size_t n)
 		s->last_sync = w;
 	}
 	return 0;
+}
+
+int ots_state_apply_batch(void *ctx, const struct fact *facts, size_t n)
+{
+	struct ots_state *s = ctx;
+	if (!s->txn && txn_open(s))
+		return -1;
+	apply_facts(s, facts, n);
+	if (s->txn_err || s->txn_facts >= OTS_COMMIT_MAX_FACTS || wall_s() - s->txn_opened >= OTS_COMMIT_MAX_S)
+		return ots_state_commit(s);
+	return 0;
+}
+
+int ots_state_apply(void *ctx, const struct fact *facts, size_t n)
+{
+	struct ots_state *s = ctx;
+	if (!s->txn && txn_open(s))
+		return -1;
+	apply_facts(s, facts, n);
+	return ots_state_commit(s);
 }
 
 /* ---------------------------------------------------------------- records */

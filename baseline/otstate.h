@@ -122,9 +122,12 @@ struct ots_state {
 	struct { uint8_t worker; uint32_t flow_id; uint64_t ts; } evflows[EVFLOWS];
 	int nevflows;
 	uint64_t evflow_next;
-	/* transaction in progress */
+	/* transaction in progress: opened by the first batch after a commit, committed when
+	 * the state thread catches up or the transaction is OTS_COMMIT_MAX_S old */
 	MDB_txn *txn;
 	int txn_err;
+	uint64_t txn_facts, queued_at_open;
+	double txn_opened;
 	/* alerts created in this run */
 	uint64_t alerts_new, alerts_folded, store_errors;
 	double last_sync;
@@ -144,7 +147,17 @@ struct ots_state {
  * or -1 with err naming the fault. */
 int ots_state_open(struct ots_state **out, const char *dir, const struct config *cfg, int learning, char *err,
 		   size_t errlen);
-/* the state_sink apply function: one write transaction per call */
+/* The state thread's sink: ots_state_apply_batch applies n facts in the open write
+ * transaction (opening one), and commits it only when it holds OTS_COMMIT_MAX_FACTS
+ * facts or is OTS_COMMIT_MAX_S old; ots_state_commit commits what is open (the state
+ * thread calls it whenever it has caught up with the workers, and before it stops).
+ * So under load one transaction carries many batches, and when idle nothing waits.
+ * ots_state_apply is both in one call: one transaction per call. All return 0, or -1
+ * on a storage error (reported once; the devices are rewritten by a later commit). */
+#define OTS_COMMIT_MAX_S 0.05
+#define OTS_COMMIT_MAX_FACTS 100000
+int ots_state_apply_batch(void *ctx, const struct fact *facts, size_t n);
+int ots_state_commit(void *ctx);
 int ots_state_apply(void *ctx, const struct fact *facts, size_t n);
 /* where to ask for evidence packets (the workers' rings); the uplink's health message
  * also sums their packet counters, so the workers must outlive ots_state_close (or be

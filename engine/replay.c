@@ -1,8 +1,9 @@
 /*
  * replay.c - `otsensor replay`: capture files through the same pipeline as `run`.
  *
- * Reads pcap and pcapng files with libpcap, splits frames over the workers by the
- * symmetric host-pair hash (inline when there is one worker), and reports a summary
+ * Reads pcap and pcapng files with libpcap in the calling thread and hands each frame
+ * to a worker thread's input ring, picked by the symmetric host-pair hash (reading and
+ * dissecting overlap even with one worker), and reports a summary
  * or a stats record at the end. A truncated or corrupt file is processed as far as it
  * is readable; the byte where reading stopped is reported and the exit status is 1.
  * A file that cannot be opened or is not a capture at all is a usage error (status 2);
@@ -71,6 +72,24 @@ static void pace(struct replay_run *rr, uint64_t ts)
 	}
 }
 
+/* Room for a frame in w's input ring: a file is read faster than it is dissected, so
+ * a full ring is the normal state and the reader sleeps while the worker catches up
+ * (the ring holds tens of milliseconds of work, so the worker never runs dry). */
+static struct brec *reserve(struct worker *w, uint32_t caplen)
+{
+	struct brec *rec;
+	for (unsigned round = 0; !(rec = bring_reserve(&w->in, caplen)); round++) {
+		w->in.full_waits++;
+		if (round < 16) {
+			cpu_relax();
+		} else {
+			struct timespec t = { 0, 100000 };
+			nanosleep(&t, NULL);
+		}
+	}
+	return rec;
+}
+
 static void dispatch(struct replay_run *rr, int lt, const struct pcap_pkthdr *h, const uint8_t *data, uint64_t frameno)
 {
 	uint64_t ts = (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec;
@@ -78,16 +97,9 @@ static void dispatch(struct replay_run *rr, int lt, const struct pcap_pkthdr *h,
 		pace(rr, ts);
 	if (ts > rr->last_ts)
 		rr->last_ts = ts;
-	if (rr->nworkers == 1) {
-		worker_packet(&rr->workers[0], lt, data, h->caplen, h->len, ts, frameno);
-		return;
-	}
-	struct worker *w = &rr->workers[worker_pick_hash(lt, data, h->caplen) % (uint32_t)rr->nworkers];
-	struct brec *rec;
-	while (!(rec = bring_reserve(&w->in, h->caplen))) {
-		w->in.full_waits++;
-		cpu_relax();
-	}
+	struct worker *w = rr->nworkers == 1 ? &rr->workers[0]
+					     : &rr->workers[worker_pick_hash(lt, data, h->caplen) % (uint32_t)rr->nworkers];
+	struct brec *rec = reserve(w, h->caplen);
 	rec->caplen = h->caplen;
 	rec->wirelen = h->len;
 	rec->linktype = lt;
@@ -100,15 +112,9 @@ static void dispatch(struct replay_run *rr, int lt, const struct pcap_pkthdr *h,
 /* Every flow ends with its file (see WORKER_END_OF_FILE). */
 static void end_of_file(struct replay_run *rr)
 {
-	if (rr->nworkers == 1) {
-		worker_flush_flows(&rr->workers[0]);
-		return;
-	}
 	for (int i = 0; i < rr->nworkers; i++) {
 		struct worker *w = &rr->workers[i];
-		struct brec *rec;
-		while (!(rec = bring_reserve(&w->in, 0)))
-			cpu_relax();
+		struct brec *rec = reserve(w, 0);
 		rec->caplen = rec->wirelen = 0;
 		rec->linktype = WORKER_END_OF_FILE;
 		rec->ts_us = rec->frameno = 0;
@@ -344,7 +350,7 @@ int replay_main(const struct replay_opts *o, const struct config *cfg)
 		}
 	}
 	for (int i = 0; i < n; i++, inited++) {
-		if (worker_init(&rr.workers[i], i, cfg, o->emit, n > 1)) {
+		if (worker_init(&rr.workers[i], i, cfg, o->emit, true)) {
 			fprintf(stderr, "otsensor: cannot allocate worker %d (flow table of %u flows, %u stream buffers)\n",
 				i, cfg->sensor.max_flows, cfg->sensor.stream_buffers);
 			status = 1;
@@ -353,7 +359,7 @@ int replay_main(const struct replay_opts *o, const struct config *cfg)
 	}
 	struct state_thread *st = calloc(1, sizeof *st);
 	ots_state_set_workers(ots, rr.workers, n);
-	struct state_sink sink = { ots, ots_state_apply };
+	struct state_sink sink = { ots, ots_state_apply_batch, ots_state_commit };
 	for (int i = 0; i < n; i++)
 		rr.workers[i].sync_events = true;
 	if (!st || state_start(st, rr.workers, n, o->emit, &sink)) {
@@ -362,9 +368,8 @@ int replay_main(const struct replay_opts *o, const struct config *cfg)
 		status = 1;
 		goto out;
 	}
-	if (n > 1)
-		for (int i = 0; i < n; i++)
-			worker_start(&rr.workers[i], 0);
+	for (int i = 0; i < n; i++)
+		worker_start(&rr.workers[i], 0);
 	double t0 = now_s();
 	for (int i = 0; i < o->nfiles; i++) {
 		int rc = replay_file(&rr, o->files[i]);
@@ -379,11 +384,8 @@ int replay_main(const struct replay_opts *o, const struct config *cfg)
 			rr.files_ok++;
 		}
 	}
-	if (n > 1)
-		for (int i = 0; i < n; i++)
-			worker_join(&rr.workers[i]);
-	else
-		worker_finish(&rr.workers[0]);
+	for (int i = 0; i < n; i++)
+		worker_join(&rr.workers[i]);
 	state_stop(st);
 	drain_s = cfg->uplink.drain_timeout;
 	ots_state_finish(ots); /* evidence requests the workers had no packet left to answer */

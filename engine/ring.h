@@ -88,8 +88,10 @@ struct brec {
 
 struct bring {
 	_Alignas(64) _Atomic uint64_t head;
+	uint64_t tail_seen;         /* producer's last look at tail (reloaded when short of room) */
 	_Alignas(64) _Atomic uint64_t tail;
-	_Alignas(64) uint64_t cap; /* power of two */
+	uint64_t head_seen;         /* consumer's last look at head (reloaded when caught up) */
+	_Alignas(64) uint64_t cap;  /* power of two */
 	uint64_t full_waits;
 	uint8_t *mem;
 };
@@ -114,14 +116,17 @@ static inline struct brec *bring_reserve(struct bring *r, uint32_t len)
 	if (need > r->cap / 2)
 		return NULL;
 	uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
-	uint64_t t = atomic_load_explicit(&r->tail, memory_order_acquire);
 	uint64_t off = h & (r->cap - 1);
 	uint64_t to_end = r->cap - off;
 	uint64_t total = need;
 	if (to_end < need)
 		total += to_end; /* wrap marker fills the rest */
-	if (r->cap - (h - t) < total + sizeof(struct brec))
-		return NULL;
+	if (r->cap - (h - r->tail_seen) < total + sizeof(struct brec)) {
+		/* the consumer's cache line is read only when the last look says full */
+		r->tail_seen = atomic_load_explicit(&r->tail, memory_order_acquire);
+		if (r->cap - (h - r->tail_seen) < total + sizeof(struct brec))
+			return NULL;
+	}
 	if (to_end < need) {
 		if (to_end >= sizeof(uint32_t))
 			((struct brec *)(r->mem + off))->size = 0;
@@ -145,9 +150,11 @@ static inline struct brec *bring_peek(struct bring *r)
 {
 	for (;;) {
 		uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
-		uint64_t h = atomic_load_explicit(&r->head, memory_order_acquire);
-		if (t == h)
-			return NULL;
+		if (t == r->head_seen) {
+			r->head_seen = atomic_load_explicit(&r->head, memory_order_acquire);
+			if (t == r->head_seen)
+				return NULL;
+		}
 		uint64_t off = t & (r->cap - 1);
 		uint64_t to_end = r->cap - off;
 		if (to_end < sizeof(struct brec) || ((struct brec *)(r->mem + off))->size == 0) {

@@ -353,7 +353,7 @@ int run_main(const struct run_opts *o, struct config *cfg)
 		lv.workers[i].sync_events = true;
 	}
 	ots_state_set_workers(ots, lv.workers, lv.nworkers);
-	struct state_sink sink = { ots, ots_state_apply };
+	struct state_sink sink = { ots, ots_state_apply_batch, ots_state_commit };
 	if (state_start(st, lv.workers, lv.nworkers, o->emit, &sink)) {
 		fprintf(stderr, "otsensor: cannot start the state thread\n");
 		free(qcs);

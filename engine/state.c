@@ -36,27 +36,54 @@ static size_t drain_once(struct state_thread *s)
 	return total;
 }
 
+static bool rings_empty(struct state_thread *s)
+{
+	for (int i = 0; i < s->nworkers; i++)
+		if (!spsc_empty(&s->workers[i].facts))
+			return false;
+	return true;
+}
+
+static void commit(struct state_thread *s)
+{
+	if (s->sink.commit && s->sink.commit(s->sink.ctx) < 0)
+		s->sink_errors++;
+}
+
+/* Drains while there is work; caught up, it looks again for STATE_SPINS rounds (a
+ * replaying worker may be about to wait for it), then sleeps until a worker wakes it
+ * or STATE_SLEEP_US pass. The sink's open transaction is committed after a sleep that
+ * brought nothing new (the sink also commits by itself when it grows old), so under
+ * load many batches share one commit and when idle nothing waits long. */
 static void *state_main(void *arg)
 {
 	struct state_thread *s = arg;
 	unsigned idle = 0;
+	bool slept_empty = false;
 	for (;;) {
 		bool stopping = atomic_load(&s->stop);
-		size_t n = drain_once(s);
-		if (n) {
+		if (drain_once(s)) {
 			idle = 0;
+			slept_empty = false;
 			continue;
 		}
-		if (stopping)
+		if (stopping) {
+			commit(s);
 			break;
-		/* a worker may be waiting for us (replay keeps us close behind): look again at
-		 * once for a while before sleeping */
-		if (++idle < 2000) {
+		}
+		if (++idle < STATE_SPINS) {
 			cpu_relax();
 			continue;
 		}
-		struct timespec ts = { 0, 100000 };
-		nanosleep(&ts, NULL);
+		if (slept_empty)
+			commit(s);
+		uint32_t ticket = wake_prepare(&s->wake);
+		if (!rings_empty(s) || atomic_load(&s->stop)) {
+			wake_cancel(&s->wake);
+			continue;
+		}
+		wake_sleep(&s->wake, ticket, STATE_SLEEP_US);
+		slept_empty = true;
 	}
 	outbuf_flush(&s->out);
 	return NULL;
@@ -70,6 +97,8 @@ int state_start(struct state_thread *s, struct worker *workers, int n, unsigned 
 	s->emit = emit;
 	if (sink)
 		s->sink = *sink;
+	for (int i = 0; i < n; i++)
+		workers[i].state_wake = &s->wake;
 	if (outbuf_init(&s->out, 1u << 18))
 		return -1;
 	if (pthread_create(&s->thread, NULL, state_main, s)) {
@@ -82,6 +111,7 @@ int state_start(struct state_thread *s, struct worker *workers, int n, unsigned 
 void state_stop(struct state_thread *s)
 {
 	atomic_store(&s->stop, true);
+	wake_if_sleeping(&s->wake);
 	pthread_join(s->thread, NULL);
 	outbuf_free(&s->out);
 }

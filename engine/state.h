@@ -18,15 +18,22 @@
 
 #include "emit.h"
 #include "fact.h"
+#include "wake.h"
 
 struct worker;
 
 #define STATE_BATCH 512
+#define STATE_SPINS 256      /* empty looks before sleeping */
+#define STATE_SLEEP_US 1000  /* longest sleep: a worker that needs us wakes us sooner */
 
 struct state_sink {
 	void *ctx;
-	/* applies n facts (one write transaction); returns 0 or -1 on a storage error */
+	/* applies n facts, possibly leaving them in an open transaction; returns 0 or -1
+	 * on a storage error */
 	int (*apply)(void *ctx, const struct fact *facts, size_t n);
+	/* commits what apply left open (may be NULL): called whenever the thread has
+	 * caught up with the workers, and before it stops */
+	int (*commit)(void *ctx);
 };
 
 struct state_thread {
@@ -37,6 +44,7 @@ struct state_thread {
 	unsigned emit;
 	struct outbuf out;
 	struct state_sink sink;
+	struct wake wake;           /* workers wake the thread when they wait for it */
 	uint64_t facts, by_type[8], batches, sink_errors;
 	struct fact batch[STATE_BATCH];
 };

@@ -98,25 +98,50 @@ static uint64_t fact_hash(const struct fact *f)
 	return h;
 }
 
+/* The worker has to wait for the state thread: wakes it, then backs off until
+ * facts_applied reaches `target`. */
+static void wait_applied(struct worker *w, uint64_t target)
+{
+	if (atomic_load_explicit(&w->facts_applied, memory_order_acquire) >= target)
+		return;
+	w->st.fact_waits++;
+	if (w->state_wake)
+		wake_if_sleeping(w->state_wake);
+	for (unsigned round = 0; atomic_load_explicit(&w->facts_applied, memory_order_acquire) < target; round++)
+		wait_backoff(round);
+}
+
+static void set_deadline(struct worker *w)
+{
+	w->lag_deadline = w->st.packets + FACT_LAG_PACKETS;
+	w->lag_target = w->st.facts;
+	if (w->state_wake)
+		wake_if_sleeping(w->state_wake);
+}
+
 static void push_fact(struct worker *w, const struct fact *f)
 {
 	w->st.facts++;
-	while (!spsc_try_push(&w->facts, f)) {
-		w->st.fact_waits++;
-		cpu_relax();
+	for (unsigned round = 0; !spsc_try_push(&w->facts, f); round++) {
+		if (round == 0) {
+			w->st.fact_waits++;
+			if (w->state_wake)
+				wake_if_sleeping(w->state_wake);
+		}
+		wait_backoff(round);
 	}
 	if (!w->sync_events)
 		return;
 	/* replay: an event or violation waits until the state thread has applied it; any
 	 * other fact must be applied within FACT_LAG_PACKETS packets (worker_packet checks),
 	 * so an alert's evidence request reaches this worker while the packets that raised
-	 * it are still in its evidence ring (spinning: no lock, no system call) */
+	 * it are still in its evidence ring. Starting a deadline wakes the state thread if
+	 * it sleeps, so it has the whole window to catch up: at most one wake-up per
+	 * FACT_LAG_PACKETS packets, and no wait at all while it keeps up */
 	if (f->type == FACT_EVENT || f->type == FACT_VIOLATION) {
-		while (atomic_load_explicit(&w->facts_applied, memory_order_acquire) < w->st.facts)
-			cpu_relax();
+		wait_applied(w, w->st.facts);
 	} else if (!w->lag_deadline) {
-		w->lag_deadline = w->st.packets + FACT_LAG_PACKETS;
-		w->lag_target = w->st.facts;
+		set_deadline(w);
 	}
 }
 
@@ -125,13 +150,10 @@ static void push_fact(struct worker *w, const struct fact *f)
  * FACT_LAG_PACKETS, and the worker never waits for one it has only just pushed). */
 static void wait_for_state(struct worker *w)
 {
-	while (atomic_load_explicit(&w->facts_applied, memory_order_acquire) < w->lag_target)
-		cpu_relax();
+	wait_applied(w, w->lag_target);
 	w->lag_deadline = 0;
-	if (atomic_load_explicit(&w->facts_applied, memory_order_acquire) < w->st.facts) {
-		w->lag_deadline = w->st.packets + FACT_LAG_PACKETS;
-		w->lag_target = w->st.facts;
-	}
+	if (atomic_load_explicit(&w->facts_applied, memory_order_acquire) < w->st.facts)
+		set_deadline(w);
 }
 
 void dctx_emit(struct dctx *ctx, const struct fact *f)

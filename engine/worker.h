@@ -25,6 +25,7 @@
 #include "ipfrag.h"
 #include "ring.h"
 #include "stream.h"
+#include "wake.h"
 
 #define WORKER_MAX 64
 #define FACT_CACHE_SIZE 8192
@@ -68,6 +69,7 @@ struct worker {
 	_Atomic uint64_t facts_applied; /* how many of them the state thread has applied */
 	bool sync_events;           /* replay with a state: keep the state thread close behind (see
 	                             * push_fact), so evidence is asked for while its packets are here */
+	struct wake *state_wake;    /* set by state_start: wakes the state thread */
 	uint64_t lag_deadline;      /* packet count by which facts up to lag_target must be applied */
 	uint64_t lag_target;
 	struct outbuf out;
