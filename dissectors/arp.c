@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "dissector.h"
+#include "textfmt.h"
 
 static int arp_parse(struct dctx *ctx, struct rd *r)
 {
@@ -35,8 +36,9 @@ static int arp_parse(struct dctx *ctx, struct rd *r)
 		return -1;
 	}
 	char sip[16], tip[16];
-	snprintf(sip, sizeof sip, "%u.%u.%u.%u", spa[0], spa[1], spa[2], spa[3]);
-	snprintf(tip, sizeof tip, "%u.%u.%u.%u", tpa[0], tpa[1], tpa[2], tpa[3]);
+	struct tbuf sb = tb_init(sip, sizeof sip), tb = tb_init(tip, sizeof tip);
+	tb_ipv4(&sb, spa);
+	tb_ipv4(&tb, tpa);
 	pdu_begin(ctx, op == 1 ? "request" : "response");
 	pdu_u(ctx, "op", op);
 	pdu_s(ctx, "sender_ip", sip);
@@ -53,7 +55,7 @@ static int arp_parse(struct dctx *ctx, struct rd *r)
 		dctx_fact_init(ctx, &f, FACT_IDENTITY);
 		f.u.id.subject = SUBJ_SRC;
 		snprintf(f.u.id.key, sizeof f.u.id.key, "ip");
-		snprintf(f.u.id.value, sizeof f.u.id.value, "%s", sip);
+		fact_str(f.u.id.value, sizeof f.u.id.value, sip);
 		/* an ARP frame has no IP header: carry the binding in the endpoint too */
 		f.src.family = 4;
 		memcpy(f.src.ip, spa, 4);

@@ -157,7 +157,7 @@ static void op_fact(struct dctx *ctx, uint8_t svc, bool confirmed, bool has_obj,
 	dctx_fact_init(ctx, &f, FACT_OPERATION);
 	f.u.op.func = confirmed ? svc : 0x100u | svc; /* unconfirmed services live above 0xff */
 	const char *n = confirmed ? confirmed_name(svc) : unconfirmed_name(svc);
-	snprintf(f.u.op.name, sizeof f.u.op.name, "%s", n ? n : "unknown");
+	fact_str(f.u.op.name, sizeof f.u.op.name, n ? n : "unknown");
 	f.u.op.is_write = confirmed && confirmed_is_write(svc);
 	f.u.op.is_response = resp;
 	if (has_obj) {

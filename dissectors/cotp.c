@@ -20,6 +20,7 @@
 
 #include "dissector.h"
 #include "iso.h"
+#include "textfmt.h"
 
 #define COTP_HEAD 88
 
@@ -111,12 +112,9 @@ static const char *tpdu_name(uint8_t code)
 
 static void tsap_text(struct rd *v, char *dst, size_t n)
 {
-	dst[0] = '\0';
-	size_t used = 0;
-	while (!rd_empty(v) && used + 3 <= n) {
-		uint8_t b = rd_u8(v);
-		used += (size_t)snprintf(dst + used, n - used, "%02x", b);
-	}
+	struct tbuf b = tb_init(dst, n);
+	while (!rd_empty(v) && b.len + 3 <= n)
+		tb_hex8(&b, rd_u8(v));
 }
 
 /* CR, CC, DR, DC and the other non-data TPDUs: a "cotp" record. */

@@ -158,7 +158,7 @@ static void client_fact(struct dctx *ctx, const struct dhcp_msg *m, const char *
 	e->family = ip ? 4 : 0;
 	if (ip)
 		memcpy(e->ip, ip, 4);
-	snprintf(f.u.id.key, sizeof f.u.id.key, "%s", key);
+	fact_str(f.u.id.key, sizeof f.u.id.key, key);
 	int k = snprintf(f.u.id.value, sizeof f.u.id.value, "%s", val);
 	f.truncated = k >= (int)sizeof f.u.id.value;
 	dctx_emit(ctx, &f);

@@ -95,15 +95,20 @@ struct dctx {
 	struct pdu_rec pdu;
 };
 
-/* --- per-PDU records (cheap no-ops unless --emit pdus) --- */
+/* --- per-PDU records (inline no-ops unless --emit pdus or a test hook asks) --- */
 void pdu_begin(struct dctx *ctx, const char *dir);
 void pdu_begin_proto(struct dctx *ctx, const char *proto, const char *dir);
-void pdu_u(struct dctx *ctx, const char *key, uint64_t v);
-void pdu_i(struct dctx *ctx, const char *key, int64_t v);
-void pdu_b(struct dctx *ctx, const char *key, bool v);
-void pdu_s(struct dctx *ctx, const char *key, const char *s);
-void pdu_null(struct dctx *ctx, const char *key);
 void pdu_end(struct dctx *ctx);
+void pdu_put_u(struct dctx *ctx, const char *key, uint64_t v);
+void pdu_put_i(struct dctx *ctx, const char *key, int64_t v);
+void pdu_put_b(struct dctx *ctx, const char *key, bool v);
+void pdu_put_s(struct dctx *ctx, const char *key, const char *s);
+void pdu_put_null(struct dctx *ctx, const char *key);
+static inline void pdu_u(struct dctx *ctx, const char *key, uint64_t v) { if (ctx->want_pdus) pdu_put_u(ctx, key, v); }
+static inline void pdu_i(struct dctx *ctx, const char *key, int64_t v) { if (ctx->want_pdus) pdu_put_i(ctx, key, v); }
+static inline void pdu_b(struct dctx *ctx, const char *key, bool v) { if (ctx->want_pdus) pdu_put_b(ctx, key, v); }
+static inline void pdu_s(struct dctx *ctx, const char *key, const char *s) { if (ctx->want_pdus) pdu_put_s(ctx, key, s); }
+static inline void pdu_null(struct dctx *ctx, const char *key) { if (ctx->want_pdus) pdu_put_null(ctx, key); }
 
 /* --- facts --- */
 void dctx_fact_init(const struct dctx *ctx, struct fact *f, enum fact_type type);

@@ -394,7 +394,7 @@ static void app_facts(struct dctx *ctx, const struct dnp3_app *a)
 		dctx_fact_init(ctx, &f, FACT_OPERATION);
 		f.u.op.func = a->fc;
 		const char *n = func_name(a->fc);
-		snprintf(f.u.op.name, sizeof f.u.op.name, "%s", n ? n : "unknown");
+		fact_str(f.u.op.name, sizeof f.u.op.name, n ? n : "unknown");
 		f.u.op.is_write = func_is_write(a->fc);
 		f.u.op.is_response = resp;
 		f.u.op.object = a->has_obj ? a->group : 0;

@@ -138,7 +138,7 @@ static bool parse_in_addr(const char *s, uint8_t ip[4])
 static void bind_name(struct dctx *ctx, int family, const uint8_t *addr, const char *name, bool mcast)
 {
 	char nm[FACT_STR];
-	snprintf(nm, sizeof nm, "%s", name);
+	fact_str(nm, sizeof nm, name);
 	if (mcast)
 		strip_local(nm);
 	if (!nm[0])
@@ -158,7 +158,7 @@ static void bind_name(struct dctx *ctx, int family, const uint8_t *addr, const c
 	f.dst.family = (uint8_t)family;
 	memcpy(f.dst.ip, addr, alen);
 	snprintf(f.u.id.key, sizeof f.u.id.key, "hostname");
-	snprintf(f.u.id.value, sizeof f.u.id.value, "%s", nm);
+	fact_str(f.u.id.value, sizeof f.u.id.value, nm);
 	dctx_emit(ctx, &f);
 }
 

@@ -357,7 +357,7 @@ static void op_fact(struct dctx *ctx, uint8_t svc, uint32_t cls, const struct ep
 	dctx_fact_init(ctx, &f, FACT_OPERATION);
 	f.u.op.func = svc;
 	const char *n = service_name(svc, cls);
-	snprintf(f.u.op.name, sizeof f.u.op.name, "%s", n ? n : "unknown");
+	fact_str(f.u.op.name, sizeof f.u.op.name, n ? n : "unknown");
 	f.u.op.is_write = service_is_write(svc, cls);
 	f.u.op.is_response = resp;
 	f.u.op.object = cls;

@@ -14,6 +14,7 @@
 #define OTS_FACT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum fact_type {
@@ -100,5 +101,16 @@ struct fact {
 
 const char *event_name(enum ots_event ev);
 const char *fact_type_name(enum fact_type t);
+
+/* Copies the string src into dst of n bytes (n > 0), always terminated; true if it had
+ * to cut (what snprintf(dst, n, "%s", src) does, without a format parser per PDU). */
+static inline bool fact_str(char *dst, size_t n, const char *src)
+{
+	size_t i = 0;
+	for (; i + 1 < n && src[i]; i++)
+		dst[i] = src[i];
+	dst[i] = 0;
+	return src[i] != 0;
+}
 
 #endif

@@ -190,7 +190,7 @@ static int fins_frame(struct dctx *ctx, struct rd *r, long tcp_cmd)
 	struct fact f;
 	dctx_fact_init(ctx, &f, FACT_OPERATION);
 	f.u.op.func = cmd;
-	snprintf(f.u.op.name, sizeof f.u.op.name, "%s", c ? c->name : "unknown");
+	fact_str(f.u.op.name, sizeof f.u.op.name, c ? c->name : "unknown");
 	f.u.op.is_write = c && c->write;
 	f.u.op.is_response = resp;
 	f.u.op.object = resp ? sa1 : da1; /* the server's node */

@@ -222,7 +222,7 @@ static void op_fact(struct dctx *ctx, int m)
 	struct fact f;
 	dctx_fact_init(ctx, &f, FACT_OPERATION);
 	f.u.op.func = (uint32_t)m;
-	snprintf(f.u.op.name, sizeof f.u.op.name, "%s", methods[m]);
+	fact_str(f.u.op.name, sizeof f.u.op.name, methods[m]);
 	f.u.op.is_write = m == 1 || m == 2 || m == 4 || m == 6;
 	dctx_emit(ctx, &f);
 }

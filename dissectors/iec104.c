@@ -315,7 +315,7 @@ static void asdu(struct dctx *ctx, struct rd *a)
 		struct fact f;
 		dctx_fact_init(ctx, &f, FACT_OPERATION);
 		f.u.op.func = t;
-		snprintf(f.u.op.name, sizeof f.u.op.name, "%s", tn ? tn : "unknown");
+		fact_str(f.u.op.name, sizeof f.u.op.name, tn ? tn : "unknown");
 		f.u.op.is_write = is_write(t);
 		f.u.op.is_response = !from_client;
 		f.u.op.object = ca;

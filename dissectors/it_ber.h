@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "reader.h"
+#include "textfmt.h"
 
 /* Reads one TLV. Returns false (and sets *bad when the bytes are malformed rather
  * than simply absent) if no whole TLV is there. */
@@ -87,9 +88,8 @@ static inline bool ber_int(struct rd *v, int64_t *out)
 /* An OBJECT IDENTIFIER value as dotted text; false if malformed. */
 static inline bool ber_oid(struct rd *v, char *dst, size_t dstsz)
 {
-	size_t used = 0;
+	struct tbuf ob = tb_init(dst, dstsz);
 	bool first = true;
-	dst[0] = '\0';
 	if (rd_empty(v))
 		return false;
 	while (!rd_empty(v)) {
@@ -102,17 +102,18 @@ static inline bool ber_oid(struct rd *v, char *dst, size_t dstsz)
 				return false;
 			x = x << 7 | (b & 0x7f);
 		} while (b & 0x80);
-		int w;
 		if (first) {
 			unsigned a = x < 40 ? 0 : x < 80 ? 1 : 2;
-			w = snprintf(dst + used, dstsz - used, "%u.%llu", a, (unsigned long long)(x - 40u * a));
+			tb_u64(&ob, a);
+			tb_ch(&ob, '.');
+			tb_u64(&ob, x - 40u * a);
 			first = false;
 		} else {
-			w = snprintf(dst + used, dstsz - used, ".%llu", (unsigned long long)x);
+			tb_ch(&ob, '.');
+			tb_u64(&ob, x);
 		}
-		if (w < 0 || (size_t)w >= dstsz - used)
+		if (ob.cut)
 			return true; /* cut to fit */
-		used += (size_t)w;
 	}
 	return true;
 }

@@ -150,7 +150,7 @@ static int lldp_parse(struct dctx *ctx, struct rd *r)
 				break;
 			}
 			if (addr_text(fam, &v, alen - 1u, a, sizeof a) && !mgmt[0])
-				snprintf(mgmt, sizeof mgmt, "%s", a);
+				fact_str(mgmt, sizeof mgmt, a);
 			break;
 		}
 		case 127: {

@@ -25,6 +25,7 @@
 
 #include "dissector.h"
 #include "iso.h"
+#include "textfmt.h"
 
 #define MMS_MAX_DEPTH 8
 
@@ -209,7 +210,10 @@ static void object_name(const struct ber *on, char *out, size_t n)
 			rd_text(&dom.val, rd_left(&dom.val), d, sizeof d);
 		if (ber_next(&v, &item) == BER_OK)
 			rd_text(&item.val, rd_left(&item.val), i, sizeof i);
-		snprintf(out, n, "%s/%s", d, i);
+		struct tbuf b = tb_init(out, n);
+		tb_str(&b, d);
+		tb_ch(&b, '/');
+		tb_str(&b, i);
 	}
 }
 
@@ -331,7 +335,7 @@ static void confirmed(struct dctx *ctx, struct rd v, bool req, bool partial)
 	struct fact f;
 	dctx_fact_init(ctx, &f, FACT_OPERATION);
 	f.u.op.func = svc;
-	snprintf(f.u.op.name, sizeof f.u.op.name, "%s", n ? n : "unknown");
+	fact_str(f.u.op.name, sizeof f.u.op.name, n ? n : "unknown");
 	f.u.op.is_write = service_writes(svc);
 	dctx_emit(ctx, &f);
 	service_event(ctx, svc);

@@ -156,7 +156,7 @@ static void op_fact(struct dctx *ctx, uint8_t unit, uint8_t fc, bool resp, bool 
 	dctx_fact_init(ctx, &f, FACT_OPERATION);
 	f.u.op.func = fc;
 	const char *n = func_name(fc);
-	snprintf(f.u.op.name, sizeof f.u.op.name, "%s", n ? n : "unknown");
+	fact_str(f.u.op.name, sizeof f.u.op.name, n ? n : "unknown");
 	f.u.op.is_write = is_write(fc);
 	f.u.op.is_response = resp;
 	f.u.op.object = unit;

@@ -95,7 +95,7 @@ static void bind_ip(struct dctx *ctx, const uint8_t ip[4], const char *name)
 	f.dst.family = 4;
 	memcpy(f.dst.ip, ip, 4);
 	snprintf(f.u.id.key, sizeof f.u.id.key, "hostname");
-	snprintf(f.u.id.value, sizeof f.u.id.value, "%s", name);
+	fact_str(f.u.id.value, sizeof f.u.id.value, name);
 	dctx_emit(ctx, &f);
 }
 

@@ -29,7 +29,7 @@ static void op_fact(struct dctx *ctx, unsigned func, const char *name, bool is_w
 	struct fact f;
 	dctx_fact_init(ctx, &f, FACT_OPERATION);
 	f.u.op.func = func;
-	snprintf(f.u.op.name, sizeof f.u.op.name, "%s", name);
+	fact_str(f.u.op.name, sizeof f.u.op.name, name);
 	f.u.op.is_write = is_write;
 	f.u.op.is_response = resp;
 	dctx_emit(ctx, &f);

@@ -275,7 +275,7 @@ static void op_fact(struct dctx *ctx, uint32_t id, const char *name, bool resp)
 	struct fact f;
 	dctx_fact_init(ctx, &f, FACT_OPERATION);
 	f.u.op.func = id;
-	snprintf(f.u.op.name, sizeof f.u.op.name, "%s", name ? name : "unknown");
+	fact_str(f.u.op.name, sizeof f.u.op.name, name ? name : "unknown");
 	bool req_write = false;
 	uint32_t rq = resp ? id - 3 : id;
 	if (rq == 673 || rq == 488 || rq == 494 || rq == 500 || rq == 506 || rq == 700 || rq == 712)

@@ -168,7 +168,7 @@ static int profinet_dcp_parse(struct dctx *ctx, struct rd *r)
 	struct fact f;
 	dctx_fact_init(ctx, &f, FACT_OPERATION);
 	f.u.op.func = m.service;
-	snprintf(f.u.op.name, sizeof f.u.op.name, "%s", sn);
+	fact_str(f.u.op.name, sizeof f.u.op.name, sn);
 	f.u.op.is_write = m.service == 4;
 	f.u.op.is_response = !m.request;
 	if (!m.request && m.type != 1) {

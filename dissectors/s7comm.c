@@ -20,6 +20,7 @@
 
 #include "dissector.h"
 #include "iso.h"
+#include "textfmt.h"
 
 enum { ROSCTR_JOB = 1, ROSCTR_ACK = 2, ROSCTR_ACK_DATA = 3, ROSCTR_USERDATA = 7 };
 
@@ -88,7 +89,9 @@ static void block_label(const char *s, char *out, size_t n)
 			return;
 		num = num * 10 + (unsigned)(s[i] - '0');
 	}
-	snprintf(out, n, "%s%u", tn ? tn : ty, num);
+	struct tbuf b = tb_init(out, n);
+	tb_str(&b, tn ? tn : ty);
+	tb_u64(&b, num);
 }
 
 static void op(struct dctx *ctx, uint32_t func, const char *name, bool wr, bool resp, uint32_t object, bool range,
@@ -97,7 +100,7 @@ static void op(struct dctx *ctx, uint32_t func, const char *name, bool wr, bool 
 	struct fact f;
 	dctx_fact_init(ctx, &f, FACT_OPERATION);
 	f.u.op.func = func;
-	snprintf(f.u.op.name, sizeof f.u.op.name, "%s", name ? name : "unknown");
+	fact_str(f.u.op.name, sizeof f.u.op.name, name ? name : "unknown");
 	f.u.op.is_write = wr;
 	f.u.op.is_response = resp;
 	f.u.op.object = object;
@@ -296,7 +299,7 @@ static void job(struct dctx *ctx, struct s7_state *s, struct rd *p, uint8_t func
 		if (func == 0x1a || (!s->dl_active && strcmp(s->dl_block, blk)))
 			dctx_event(ctx, EV_PROGRAM_DOWNLOAD, srv, "S7 download of block %s", blk[0] ? blk : "?");
 		s->dl_active = 1;
-		snprintf(s->dl_block, sizeof s->dl_block, "%s", blk);
+		fact_str(s->dl_block, sizeof s->dl_block, blk);
 		break;
 	case 0x1d:
 		block_file(p, blk, sizeof blk);
@@ -305,7 +308,7 @@ static void job(struct dctx *ctx, struct s7_state *s, struct rd *p, uint8_t func
 		op(ctx, func, func_name(func), false, false, 0, false, 0, 0, -1);
 		dctx_event(ctx, EV_PROGRAM_UPLOAD, srv, "S7 upload of block %s", blk[0] ? blk : "?");
 		s->ul_active = 1;
-		snprintf(s->ul_block, sizeof s->ul_block, "%s", blk);
+		fact_str(s->ul_block, sizeof s->ul_block, blk);
 		break;
 	case 0x1e:
 		op(ctx, func, func_name(func), false, false, 0, false, 0, 0, -1);
@@ -452,7 +455,10 @@ static void userdata(struct dctx *ctx, struct s7_state *s, struct rd *p, struct 
 
 	uint32_t code = (uint32_t)group << 8 | sub;
 	char name[32];
-	snprintf(name, sizeof name, "%s/%u", gn ? gn : "group", sub);
+	struct tbuf nb = tb_init(name, sizeof name);
+	tb_str(&nb, gn ? gn : "group");
+	tb_ch(&nb, '/');
+	tb_u64(&nb, sub);
 	if (req || type == 0)
 		op(ctx, code, name, group == 5 || (group == 7 && (sub == 2 || sub == 4)), false, group, false, 0, 0, -1);
 

@@ -18,7 +18,7 @@ static void op(struct dctx *ctx, uint32_t func, const char *name, bool wr)
 	struct fact f;
 	dctx_fact_init(ctx, &f, FACT_OPERATION);
 	f.u.op.func = func;
-	snprintf(f.u.op.name, sizeof f.u.op.name, "%s", name ? name : "unknown");
+	fact_str(f.u.op.name, sizeof f.u.op.name, name ? name : "unknown");
 	f.u.op.is_write = wr;
 	dctx_emit(ctx, &f);
 }

@@ -22,6 +22,7 @@
 
 #include "dissector.h"
 #include "it_ber.h"
+#include "textfmt.h"
 
 #define SNMP_MAX_VARBINDS 64
 
@@ -37,7 +38,7 @@ static void op_fact(struct dctx *ctx, unsigned type)
 	struct fact f;
 	dctx_fact_init(ctx, &f, FACT_OPERATION);
 	f.u.op.func = type;
-	snprintf(f.u.op.name, sizeof f.u.op.name, "%s", pdu_name(type));
+	fact_str(f.u.op.name, sizeof f.u.op.name, pdu_name(type));
 	f.u.op.is_write = type == 3;
 	dctx_emit(ctx, &f);
 }
@@ -51,14 +52,17 @@ static void value_text(uint8_t tag, struct rd *v, char *dst, size_t dstsz)
 	case 0x04: rd_text(v, rd_left(v), dst, dstsz); break;
 	case 0x06: ber_oid(v, dst, dstsz); break;
 	case 0x02: case 0x41: case 0x42: case 0x43: case 0x46:
-		if (ber_int(v, &x))
-			snprintf(dst, dstsz, "%lld", (long long)x);
+		if (ber_int(v, &x)) {
+			struct tbuf b = tb_init(dst, dstsz);
+			tb_i64(&b, x);
+		}
 		break;
 	case 0x40:
 		if (rd_left(v) == 4) {
 			uint8_t a[4];
 			rd_copy(v, a, 4);
-			snprintf(dst, dstsz, "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
+			struct tbuf b = tb_init(dst, dstsz);
+			tb_ipv4(&b, a);
 		}
 		break;
 	default: break;

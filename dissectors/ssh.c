@@ -84,7 +84,7 @@ static int ssh_parse(struct dctx *ctx, struct rd *r)
 		size_t sl = sp ? (size_t)(sp - dash - 1) : strlen(dash + 1);
 		snprintf(soft, sizeof soft, "%.*s", (int)(sl < sizeof soft - 1 ? sl : sizeof soft - 1), dash + 1);
 		if (sp)
-			snprintf(comments, sizeof comments, "%s", sp + 1);
+			fact_str(comments, sizeof comments, sp + 1);
 	}
 	pdu_begin(ctx, ctx->to_server ? "request" : "response");
 	pdu_s(ctx, "banner", banner);

@@ -162,19 +162,16 @@ static uint64_t timeout_of(const struct flow_table *t, const struct flow *f)
 struct flow *flow_lookup(struct flow_table *t, const struct flow_key *k, uint64_t ts,
 			 bool *created, void (*on_evict)(void *ctx, struct flow *f), void *ctx)
 {
-	uint32_t h = flow_key_hash(k) & t->nbuckets_mask;
-	for (uint32_t i = t->buckets[h]; i != FLOW_NONE; i = t->flows[i].hnext) {
+	/* the most recent flow first: a request and its answer come back to back */
+	uint32_t i = t->lru_head;
+	if (i == FLOW_NONE || !key_eq(&t->flows[i].key, k)) {
+		uint32_t h = flow_key_hash(k) & t->nbuckets_mask;
+		for (i = t->buckets[h]; i != FLOW_NONE && !key_eq(&t->flows[i].key, k); i = t->flows[i].hnext)
+			;
+	}
+	if (i != FLOW_NONE) {
 		struct flow *f = &t->flows[i];
-		if (key_eq(&f->key, k)) {
-			if (ts > f->last_ts && ts - f->last_ts > timeout_of(t, f)) {
-				/* idle past its timeout but not swept yet: it ends here, whatever
-				 * the sweep's timing, so results do not depend on other traffic */
-				if (on_evict)
-					on_evict(ctx, f);
-				release(t, i);
-				t->st.expired++;
-				break;
-			}
+		if (ts <= f->last_ts || ts - f->last_ts <= timeout_of(t, f)) {
 			*created = false;
 			if (t->lru_head != i) {
 				lru_unlink(t, i);
@@ -183,7 +180,14 @@ struct flow *flow_lookup(struct flow_table *t, const struct flow_key *k, uint64_
 			f->last_ts = ts;
 			return f;
 		}
+		/* idle past its timeout but not swept yet: it ends here, whatever the sweep's
+		 * timing, so results do not depend on other traffic */
+		if (on_evict)
+			on_evict(ctx, f);
+		release(t, i);
+		t->st.expired++;
 	}
+	uint32_t h = flow_key_hash(k) & t->nbuckets_mask;
 	if (t->free_head == FLOW_NONE && t->high_water < t->cap) {
 		t->flows[t->high_water].hnext = FLOW_NONE;
 		t->free_head = t->high_water++;
@@ -195,7 +199,7 @@ struct flow *flow_lookup(struct flow_table *t, const struct flow_key *k, uint64_
 		release(t, victim);
 		t->st.evicted++;
 	}
-	uint32_t i = t->free_head;
+	i = t->free_head;
 	struct flow *f = &t->flows[i];
 	t->free_head = f->hnext;
 	memset(f, 0, sizeof *f);
@@ -221,8 +225,8 @@ struct flow *flow_lookup(struct flow_table *t, const struct flow_key *k, uint64_
 }
 
 
-void flow_expire(struct flow_table *t, uint64_t now, unsigned budget,
-		 void (*on_expire)(void *ctx, struct flow *f), void *ctx)
+void flow_expire_some(struct flow_table *t, uint64_t now, unsigned budget,
+		      void (*on_expire)(void *ctx, struct flow *f), void *ctx)
 {
 	while (budget-- && t->lru_tail != FLOW_NONE) {
 		uint32_t i = t->lru_tail;

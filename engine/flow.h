@@ -96,8 +96,17 @@ struct flow *flow_lookup(struct flow_table *t, const struct flow_key *k, uint64_
 
 /* Expires flows idle for longer than their timeout at packet time now; at most
  * `budget` of them (so a packet never pays for a large sweep). */
-void flow_expire(struct flow_table *t, uint64_t now, unsigned budget,
-		 void (*on_expire)(void *ctx, struct flow *f), void *ctx);
+void flow_expire_some(struct flow_table *t, uint64_t now, unsigned budget,
+		      void (*on_expire)(void *ctx, struct flow *f), void *ctx);
+/* The per-packet form: only the least recently used flow is looked at unless it is
+ * older than the shorter timeout. */
+static inline void flow_expire(struct flow_table *t, uint64_t now, unsigned budget,
+			       void (*on_expire)(void *ctx, struct flow *f), void *ctx)
+{
+	uint64_t shortest = t->timeout_us < t->tcp_timeout_us ? t->timeout_us : t->tcp_timeout_us;
+	if (t->lru_tail != FLOW_NONE && now > t->flows[t->lru_tail].last_ts + shortest)
+		flow_expire_some(t, now, budget, on_expire, ctx);
+}
 
 /* Removes every flow (end of input), calling on_expire for each. */
 void flow_flush_all(struct flow_table *t, void (*on_expire)(void *ctx, struct flow *f), void *ctx);

@@ -227,10 +227,13 @@ void dctx_identity(struct dctx *ctx, enum fact_subject who, const char *key, con
 	struct fact f;
 	dctx_fact_init(ctx, &f, FACT_IDENTITY);
 	f.u.id.subject = (uint8_t)who;
-	snprintf(f.u.id.key, sizeof f.u.id.key, "%s", key);
+	fact_str(f.u.id.key, sizeof f.u.id.key, key);
 	va_list ap;
 	va_start(ap, fmt);
-	vfmt(f.u.id.value, sizeof f.u.id.value, &f.truncated, fmt, ap);
+	if (fmt[0] == '%' && fmt[1] == 's' && !fmt[2]) /* the common case, without a format parser */
+		f.truncated = fact_str(f.u.id.value, sizeof f.u.id.value, va_arg(ap, const char *));
+	else
+		vfmt(f.u.id.value, sizeof f.u.id.value, &f.truncated, fmt, ap);
 	va_end(ap);
 	if (!f.u.id.value[0])
 		return; /* an empty identity says nothing */
@@ -293,33 +296,33 @@ static struct pdu_field *pdu_add(struct dctx *ctx, const char *key, uint8_t type
 	return f;
 }
 
-void pdu_u(struct dctx *ctx, const char *key, uint64_t v)
+void pdu_put_u(struct dctx *ctx, const char *key, uint64_t v)
 {
 	struct pdu_field *f = pdu_add(ctx, key, PF_UINT);
 	if (f)
 		f->v.u = v;
 }
 
-void pdu_i(struct dctx *ctx, const char *key, int64_t v)
+void pdu_put_i(struct dctx *ctx, const char *key, int64_t v)
 {
 	struct pdu_field *f = pdu_add(ctx, key, PF_INT);
 	if (f)
 		f->v.i = v;
 }
 
-void pdu_b(struct dctx *ctx, const char *key, bool v)
+void pdu_put_b(struct dctx *ctx, const char *key, bool v)
 {
 	struct pdu_field *f = pdu_add(ctx, key, PF_BOOL);
 	if (f)
 		f->v.b = v;
 }
 
-void pdu_null(struct dctx *ctx, const char *key)
+void pdu_put_null(struct dctx *ctx, const char *key)
 {
 	pdu_add(ctx, key, PF_NULL);
 }
 
-void pdu_s(struct dctx *ctx, const char *key, const char *s)
+void pdu_put_s(struct dctx *ctx, const char *key, const char *s)
 {
 	if (!ctx->want_pdus)
 		return;
@@ -338,8 +341,15 @@ void pdu_s(struct dctx *ctx, const char *key, const char *s)
 
 static void count_pdu(struct worker *w, const char *proto)
 {
+	/* names are the dissectors' constants: the same pointer, nearly always */
 	for (int i = 0; i < w->nprotos; i++) {
-		if (w->protos[i].name == proto || !strcmp(w->protos[i].name, proto)) {
+		if (w->protos[i].name == proto) {
+			w->protos[i].pdus++;
+			return;
+		}
+	}
+	for (int i = 0; i < w->nprotos; i++) {
+		if (!strcmp(w->protos[i].name, proto)) {
 			w->protos[i].pdus++;
 			return;
 		}
