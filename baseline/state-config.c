@@ -1,5 +1,6 @@
 /*
- * state-config.c - defaults and validation of [learning], [network], [alerts], [siem].
+ * state-config.c - defaults and validation of [learning], [network], [alerts], [siem],
+ * and which of their keys a running sensor takes in place on SIGHUP (config.h).
  *
  * Must never: accept a value it cannot use later.
  */
@@ -180,4 +181,100 @@ const char *state_config_vlan_name(const struct state_config *s, uint16_t vlan)
 		if (s->vlans[i].id == vlan)
 			return s->vlans[i].name;
 	return NULL;
+}
+
+/* ---------------------------------------------------------------- SIGHUP */
+
+static bool subnets_differ(const struct state_config *a, const struct state_config *b)
+{
+	if (a->n_subnets != b->n_subnets)
+		return true;
+	for (int i = 0; i < a->n_subnets; i++) {
+		const struct net_subnet *x = &a->subnets[i], *y = &b->subnets[i];
+		if (x->family != y->family || x->prefix != y->prefix || memcmp(x->addr, y->addr, sizeof x->addr) ||
+		    strcmp(x->name, y->name))
+			return true;
+	}
+	return false;
+}
+
+static bool vlans_differ(const struct state_config *a, const struct state_config *b)
+{
+	if (a->n_vlans != b->n_vlans)
+		return true;
+	for (int i = 0; i < a->n_vlans; i++)
+		if (a->vlans[i].id != b->vlans[i].id || strcmp(a->vlans[i].name, b->vlans[i].name))
+			return true;
+	return false;
+}
+
+/* evidence_max_mb reloads while it stays above 0: the workers' evidence rings and the
+ * evidence directory exist only when it was above 0 at start, and 0 would make the
+ * size cap remove every evidence file */
+static bool evidence_needs_restart(const struct state_config *a, const struct state_config *b)
+{
+	return (a->evidence_max_mb == 0) != (b->evidence_max_mb == 0);
+}
+
+#define CHANGED(field) (a->field != b->field)
+
+int state_config_diff(const struct state_config *a, const struct state_config *b, struct conf_change *out, int max,
+		      int *n)
+{
+	/* [learning] mode is only read when a state directory is new */
+	if (CHANGED(learning_initial))
+		conf_change_add(out, max, n, "learning", "mode", true);
+	if (CHANGED(learning_quiet_s))
+		conf_change_add(out, max, n, "learning", "auto_end_quiet", false);
+	if (subnets_differ(a, b))
+		conf_change_add(out, max, n, "network", "subnet", false);
+	if (vlans_differ(a, b))
+		conf_change_add(out, max, n, "network", "vlan", false);
+	if (CHANGED(router_min_ips))
+		conf_change_add(out, max, n, "network", "router_min_ips", false);
+	if (CHANGED(window_s))
+		conf_change_add(out, max, n, "alerts", "anomaly_window", false);
+	if (CHANGED(port_scan_ports))
+		conf_change_add(out, max, n, "alerts", "port_scan_ports", false);
+	if (CHANGED(ip_sweep_hosts))
+		conf_change_add(out, max, n, "alerts", "ip_sweep_hosts", false);
+	if (CHANGED(arp_scan_targets))
+		conf_change_add(out, max, n, "alerts", "arp_scan_targets", false);
+	if (CHANGED(new_flow_burst))
+		conf_change_add(out, max, n, "alerts", "new_flow_burst", false);
+	if (CHANGED(exception_flood))
+		conf_change_add(out, max, n, "alerts", "exception_flood", false);
+	if (CHANGED(device_silent_s))
+		conf_change_add(out, max, n, "alerts", "device_silent", false);
+	if (CHANGED(evidence_packets))
+		conf_change_add(out, max, n, "alerts", "evidence_packets", false);
+	if (CHANGED(control_events))
+		conf_change_add(out, max, n, "alerts", "control_events", false);
+	if (CHANGED(evidence_max_mb))
+		conf_change_add(out, max, n, "alerts", "evidence_max_mb", evidence_needs_restart(a, b));
+	if (CHANGED(store_max_mb))
+		conf_change_add(out, max, n, "alerts", "store_max_mb", true);
+	return 0;
+}
+
+void state_config_take_reloadable(struct state_config *dst, const struct state_config *next)
+{
+	dst->learning_quiet_s = next->learning_quiet_s;
+	memcpy(dst->subnets, next->subnets, sizeof dst->subnets);
+	dst->n_subnets = next->n_subnets;
+	memcpy(dst->vlans, next->vlans, sizeof dst->vlans);
+	dst->n_vlans = next->n_vlans;
+	dst->router_min_ips = next->router_min_ips;
+	dst->window_s = next->window_s;
+	dst->port_scan_ports = next->port_scan_ports;
+	dst->ip_sweep_hosts = next->ip_sweep_hosts;
+	dst->arp_scan_targets = next->arp_scan_targets;
+	dst->new_flow_burst = next->new_flow_burst;
+	dst->exception_flood = next->exception_flood;
+	dst->device_silent_s = next->device_silent_s;
+	dst->control_events = next->control_events;
+	dst->evidence_packets = next->evidence_packets;
+	if (!evidence_needs_restart(dst, next))
+		dst->evidence_max_mb = next->evidence_max_mb;
+	/* learning_initial and store_max_mb: at the next start */
 }

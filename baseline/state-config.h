@@ -51,10 +51,20 @@ struct state_config {
 	uint32_t store_max_mb;              /* LMDB map size */
 };
 
+struct conf_change;
+
 void state_config_defaults(struct state_config *s);
 /* CONF_OK, CONF_BAD_VALUE (err says why) or CONF_UNKNOWN_KEY */
 int state_config_set(struct state_config *s, const char *section, const char *key, const char *val,
 		     char *err, size_t errlen);
+
+/* SIGHUP (config.h): notes the keys of these sections that differ between a and b,
+ * each as reloadable in place or needing a restart; returns 0 */
+int state_config_diff(const struct state_config *a, const struct state_config *b, struct conf_change *out, int max,
+		      int *n);
+/* copies from next into dst the keys the state thread can take in place (dst keeps the
+ * others) */
+void state_config_take_reloadable(struct state_config *dst, const struct state_config *next);
 
 /* helpers shared with the inventory: 1 if the address is in a configured subnet (name
  * set when given), 0 if not */

@@ -196,3 +196,102 @@ int config_load(struct config *c, const char *path, char *err, size_t errlen)
 	}
 	return 0;
 }
+
+/* ---------------------------------------------------------------- SIGHUP */
+
+void conf_change_add(struct conf_change *out, int max, int *n, const char *section, const char *key, bool restart)
+{
+	if (*n < max) {
+		snprintf(out[*n].name, sizeof out[*n].name, "[%s] %s", section, key);
+		out[*n].restart = restart;
+	}
+	(*n)++;
+}
+
+#define DIFF_STR(sec, a, b, field, key, restart) \
+	do { if (strcmp((a)->field, (b)->field)) conf_change_add(out, max, &n, sec, key, restart); } while (0)
+#define DIFF_NUM(sec, a, b, field, key, restart) \
+	do { if ((a)->field != (b)->field) conf_change_add(out, max, &n, sec, key, restart); } while (0)
+
+static bool interfaces_differ(const struct capture_config *a, const struct capture_config *b)
+{
+	if (a->n_interfaces != b->n_interfaces)
+		return true;
+	for (int i = 0; i < a->n_interfaces; i++)
+		if (strcmp(a->interfaces[i], b->interfaces[i]))
+			return true;
+	return false;
+}
+
+static bool resolve_differs(const struct uplink_config *a, const struct uplink_config *b)
+{
+	if (a->n_resolve != b->n_resolve)
+		return true;
+	for (int i = 0; i < a->n_resolve; i++)
+		if (strcmp(a->resolve[i], b->resolve[i]))
+			return true;
+	return false;
+}
+
+int config_diff(const struct config *running, const struct config *next, struct conf_change *out, int max)
+{
+	int n = 0;
+	const struct sensor_config *sa = &running->sensor, *sb = &next->sensor;
+	DIFF_STR("sensor", sa, sb, name, "name", true);
+	DIFF_STR("sensor", sa, sb, state_dir, "state_dir", true);
+	DIFF_STR("sensor", sa, sb, user, "user", true);
+	DIFF_NUM("sensor", sa, sb, workers, "workers", true);
+	DIFF_NUM("sensor", sa, sb, max_flows, "max_flows", true);
+	DIFF_NUM("sensor", sa, sb, flow_timeout_s, "flow_timeout", true);
+	DIFF_NUM("sensor", sa, sb, tcp_timeout_s, "tcp_timeout", true);
+	DIFF_NUM("sensor", sa, sb, stream_buffers, "stream_buffers", true);
+	const struct capture_config *ca = &running->capture, *cb = &next->capture;
+	DIFF_STR("capture", ca, cb, backend, "backend", true);
+	if (interfaces_differ(ca, cb))
+		conf_change_add(out, max, &n, "capture", "interface", true);
+	DIFF_NUM("capture", ca, cb, queues, "queues", true);
+	DIFF_STR("capture", ca, cb, dpdk_args, "dpdk_args", true);
+	DIFF_NUM("capture", ca, cb, snaplen, "snaplen", true);
+	DIFF_NUM("capture", ca, cb, buffer_mb, "buffer_mb", true);
+	DIFF_STR("capture", ca, cb, xdp_mode, "xdp_mode", true);
+	state_config_diff(&running->state, &next->state, out, max, &n);
+	/* [uplink]: the uplink thread restarts with the new settings (no secret is named
+	 * with its value, only its key) */
+	const struct uplink_config *ua = &running->uplink, *ub = &next->uplink;
+	DIFF_STR("uplink", ua, ub, mode, "mode", false);
+	DIFF_STR("uplink", ua, ub, proxy, "proxy", false);
+	DIFF_STR("uplink", ua, ub, proxy_ca_file, "proxy_ca_file", false);
+	DIFF_STR("uplink", ua, ub, iothub_host, "iothub_host", false);
+	DIFF_STR("uplink", ua, ub, device_id, "device_id", false);
+	if (strcmp(ua->sas_key, ub->sas_key))
+		conf_change_add(out, max, &n, "uplink", ub->sas_key_file[0] ? "sas_key (sas_key_file)" : "sas_key", false);
+	else
+		DIFF_STR("uplink", ua, ub, sas_key_file, "sas_key_file", false);
+	DIFF_STR("uplink", ua, ub, eventhub_namespace, "eventhub_namespace", false);
+	DIFF_STR("uplink", ua, ub, eventhub_name, "eventhub_name", false);
+	DIFF_STR("uplink", ua, ub, eventhub_key_name, "eventhub_key_name", false);
+	DIFF_STR("uplink", ua, ub, eventhub_key, "eventhub_key", false);
+	DIFF_STR("uplink", ua, ub, blob_url, "blob_url", false);
+	DIFF_STR("uplink", ua, ub, ca_file, "ca_file", false);
+	DIFF_STR("uplink", ua, ub, tls_min, "tls_min", false);
+	DIFF_NUM("uplink", ua, ub, drain_timeout, "drain_timeout", false);
+	DIFF_NUM("uplink", ua, ub, sas_ttl, "sas_ttl", false);
+	DIFF_NUM("uplink", ua, ub, batch_max, "batch_max", false);
+	DIFF_NUM("uplink", ua, ub, timeout, "timeout", false);
+	DIFF_NUM("uplink", ua, ub, retry_min, "retry_min", false);
+	DIFF_NUM("uplink", ua, ub, retry_max, "retry_max", false);
+	DIFF_NUM("uplink", ua, ub, health_interval, "health_interval", false);
+	DIFF_NUM("uplink", ua, ub, snapshot_interval, "snapshot_interval", false);
+	DIFF_NUM("uplink", ua, ub, outbox_max_entries, "outbox_max_entries", false);
+	DIFF_NUM("uplink", ua, ub, outbox_max_bytes, "outbox_max_bytes", false);
+	if (resolve_differs(ua, ub))
+		conf_change_add(out, max, &n, "uplink", "resolve", false);
+	return n;
+}
+
+void config_reloaded(struct config *dst, const struct config *running, const struct config *next)
+{
+	memcpy(dst, running, sizeof *dst);
+	state_config_take_reloadable(&dst->state, &next->state);
+	dst->uplink = next->uplink;
+}

@@ -63,4 +63,25 @@ int config_load(struct config *c, const char *path, char *err, size_t errlen);
 int conf_parse_uint(const char *val, uint64_t min, uint64_t max, uint64_t *out);
 int conf_parse_bool(const char *val, bool *out);
 
+/* ---- SIGHUP: what a running sensor takes from a re-read file ----
+ * Reloaded in place: [learning] auto_end_quiet; [network] subnet, vlan, router_min_ips;
+ * [alerts] every key but store_max_mb (evidence_max_mb only while it stays above 0:
+ * turning evidence on or off needs a restart); [uplink] every key (the uplink thread is
+ * restarted). Everything else ([sensor], [capture], [learning] mode, [alerts]
+ * store_max_mb) needs a restart. README.md ("SIGHUP") lists the same. */
+struct conf_change {
+	char name[64];      /* "[alerts] port_scan_ports" */
+	bool restart;       /* needs a restart (not applied); false: applied in place */
+};
+#define CONF_MAX_CHANGES 128
+
+/* Lists in out (at most max) the keys whose values differ between running and next, in
+ * file order of sections. Returns how many differ (which may be more than max). */
+int config_diff(const struct config *running, const struct config *next, struct conf_change *out, int max);
+/* dst = running with every key that reloads in place taken from next (what needs a
+ * restart keeps its running value). dst may not be running or next. */
+void config_reloaded(struct config *dst, const struct config *running, const struct config *next);
+/* for the section modules' diff functions: notes one changed key */
+void conf_change_add(struct conf_change *out, int max, int *n, const char *section, const char *key, bool restart);
+
 #endif

@@ -25,6 +25,7 @@
 #include "otstate.h"
 #include "replay.h"
 #include "state.h"
+#include "stats.h"
 #include "worker.h"
 
 static double now_s(void)
@@ -250,62 +251,20 @@ static void human_summary(const struct replay_run *rr, const struct state_thread
 
 static void stats_record(const struct replay_run *rr, const struct state_thread *st, double elapsed)
 {
-	json_object *o = rec_new("stats", rr->last_ts);
-	uint64_t pkts = 0, bytes = 0;
-	json_object *protos = json_object_new_object();
-	json_object *workers = json_object_new_array();
-	for (int i = 0; i < rr->nworkers; i++) {
-		const struct worker *w = &rr->workers[i];
-		pkts += w->st.packets;
-		bytes += w->st.bytes;
-		for (int k = 0; k < w->nprotos; k++) {
-			json_object *cur = NULL;
-			int64_t prev = 0;
-			if (json_object_object_get_ex(protos, w->protos[k].name, &cur))
-				prev = json_object_get_int64(cur);
-			json_object_object_add(protos, w->protos[k].name, json_object_new_int64(prev + (int64_t)w->protos[k].pdus));
-		}
-		json_object *wo = json_object_new_object();
-		json_object_object_add(wo, "packets", json_object_new_int64((int64_t)w->st.packets));
-		json_object_object_add(wo, "flows", json_object_new_int64((int64_t)w->ft.st.created));
-		json_object_object_add(wo, "flows_peak", json_object_new_int64((int64_t)w->ft.st.active_peak));
-		json_object_object_add(wo, "flows_evicted", json_object_new_int64((int64_t)w->ft.st.evicted));
-		json_object_object_add(wo, "flows_expired", json_object_new_int64((int64_t)w->ft.st.expired));
-		json_object_object_add(wo, "tcp_retrans", json_object_new_int64((int64_t)w->ft.st.tcp_retrans));
-		json_object_object_add(wo, "tcp_overlap", json_object_new_int64((int64_t)w->ft.st.tcp_overlap));
-		json_object_object_add(wo, "tcp_ooo", json_object_new_int64((int64_t)w->ft.st.tcp_ooo));
-		json_object_object_add(wo, "tcp_gaps", json_object_new_int64((int64_t)w->ft.st.tcp_gaps));
-		json_object_object_add(wo, "tcp_desync", json_object_new_int64((int64_t)w->ft.st.tcp_desync));
-		json_object_object_add(wo, "tcp_oversize", json_object_new_int64((int64_t)w->ft.st.tcp_oversize));
-		json_object_object_add(wo, "stream_pool_exhausted", json_object_new_int64((int64_t)w->ft.st.pool_exhausted));
-		json_object_object_add(wo, "ip_reassembled", json_object_new_int64((int64_t)w->frag.st.reassembled));
-		json_object_object_add(wo, "ip_frag_evicted", json_object_new_int64((int64_t)w->frag.st.evicted));
-		json_object_object_add(wo, "decode_errors", json_object_new_int64((int64_t)w->st.decode_errors));
-		json_object_object_add(wo, "violations", json_object_new_int64((int64_t)w->st.violations));
-		json_object_object_add(wo, "facts_sent", json_object_new_int64((int64_t)w->st.facts));
-		json_object_object_add(wo, "facts_repeated", json_object_new_int64((int64_t)w->st.facts_cached));
-		json_object_array_add(workers, wo);
+	/* the fields run and replay share are built in stats.c */
+	struct stats_in in = { rr->last_ts, rr->workers, rr->nworkers, NULL, st->facts };
+	json_object *o, *pk = NULL;
+	if (stats_record_new(&in, &o)) {
+		fprintf(stderr, "otsensor: out of memory for the stats record\n");
+		return;
 	}
-	json_object_object_add(o, "packets", json_object_new_int64((int64_t)pkts));
-	json_object_object_add(o, "bytes", json_object_new_int64((int64_t)bytes));
-	uint64_t flows = 0;
-	for (int i = 0; i < rr->nworkers; i++)
-		flows += rr->workers[i].ft.st.created;
-	json_object_object_add(o, "flows", json_object_new_int64((int64_t)flows));
-	json_object_object_add(o, "pdus", protos);
-	json_object_object_add(o, "facts", json_object_new_int64((int64_t)st->facts));
+	int64_t pkts = json_object_object_get_ex(o, "packets", &pk) ? json_object_get_int64(pk) : 0;
 	json_object_object_add(o, "files", json_object_new_int64((int64_t)rr->files_ok));
 	json_object_object_add(o, "files_failed", json_object_new_int64((int64_t)rr->files_failed));
 	json_object_object_add(o, "elapsed_s", json_object_new_double(elapsed));
 	json_object_object_add(o, "packets_per_s", json_object_new_double(elapsed > 0 ? (double)pkts / elapsed : 0));
-	json_object_object_add(o, "workers", workers);
-	struct outbuf out;
-	if (outbuf_init(&out, 1u << 16) == 0) {
-		outbuf_put(&out, o);
-		outbuf_free(&out);
-	} else {
-		json_object_put(o);
-	}
+	if (stats_write(o))
+		fprintf(stderr, "otsensor: out of memory for the stats record\n");
 }
 
 int replay_main(const struct replay_opts *o, const struct config *cfg)

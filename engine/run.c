@@ -2,10 +2,17 @@
  * run.c - `otsensor run`: live capture through the same pipeline as replay.
  *
  * Order: block SIGTERM/SIGINT/SIGHUP in every thread (the main thread waits for them
- * with ppoll), open the capture, drop root (privileges.c), open the store, start the
- * workers and the state thread, capture until SIGTERM/SIGINT, then stop the capture,
- * drain the rings, finish the workers (every flow is flushed), stop the state thread,
- * emit the asked records and close the store. Packet times come from the capture.
+ * with ppoll), set a symmetric RSS key on afxdp interfaces with several queues (rss.c),
+ * open the capture, drop root (privileges.c), open the store, start the workers and the
+ * state thread, capture until SIGTERM/SIGINT, then stop the capture, drain the rings,
+ * finish the workers (every flow is flushed), stop the state thread, emit the asked
+ * records and close the store. Packet times come from the capture.
+ *
+ * SIGHUP: the main thread re-reads and checks the file, names the keys that need a
+ * restart, and hands a new configuration with the keys that reload in place to the
+ * state thread (state_reload), which swaps it between two batches and restarts the
+ * uplink if [uplink] changed (alerts/reload.c). The configuration it replaced is freed
+ * here once the state thread says it took the new one; the workers never see it.
  *
  * Two ways frames reach the workers (capture.h):
  *   split  (pcap): the main thread reads and hashes each frame to a worker's byte ring;
@@ -15,9 +22,11 @@
  *          slow worker makes its queue overflow, which the kernel/NIC counts.
  *
  * Must never: block the capture thread on a worker, transmit on a monitored interface,
- * or exit on SIGTERM without flushing state.
+ * exit on SIGTERM without flushing state, or free a configuration the state thread may
+ * still read.
  */
 #include <errno.h>
+#include <net/if.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -32,8 +41,11 @@
 #include "capture.h"
 #include "otstate.h"
 #include "privileges.h"
+#include "reload.h"
+#include "rss.h"
 #include "run.h"
 #include "state.h"
+#include "stats.h"
 #include "worker.h"
 
 #define CAPTURE_STATS_MAX 512
@@ -122,37 +134,17 @@ static void *queue_main(void *arg)
 
 static void stats_record(const struct live *lv, const struct state_thread *st, double elapsed)
 {
-	json_object *o = rec_new("stats", lv->last_ts);
-	uint64_t pkts = 0, bytes = 0, flows = 0, ring = 0;
-	json_object *protos = json_object_new_object();
-	json_object *workers = json_object_new_array();
-	for (int i = 0; i < lv->nworkers; i++) {
-		const struct worker *w = &lv->workers[i];
-		pkts += w->st.packets;
-		bytes += w->st.bytes;
-		flows += w->ft.st.created;
-		for (int k = 0; k < w->nprotos; k++) {
-			json_object *cur = NULL;
-			int64_t prev = 0;
-			if (json_object_object_get_ex(protos, w->protos[k].name, &cur))
-				prev = json_object_get_int64(cur);
-			json_object_object_add(protos, w->protos[k].name,
-					       json_object_new_int64(prev + (int64_t)w->protos[k].pdus));
-		}
-		json_object *wo = json_object_new_object();
-		uint64_t rd = lv->ring_drops ? lv->ring_drops[i] : 0;
-		ring += rd;
-		json_object_object_add(wo, "packets", json_object_new_int64((int64_t)w->st.packets));
-		json_object_object_add(wo, "flows", json_object_new_int64((int64_t)w->ft.st.created));
-		json_object_object_add(wo, "flows_evicted", json_object_new_int64((int64_t)w->ft.st.evicted));
-		json_object_object_add(wo, "decode_errors", json_object_new_int64((int64_t)w->st.decode_errors));
-		json_object_object_add(wo, "facts_sent", json_object_new_int64((int64_t)w->st.facts));
-		json_object_object_add(wo, "ring_drops", json_object_new_int64((int64_t)rd));
-		json_object_array_add(workers, wo);
+	struct stats_in in = { lv->last_ts, lv->workers, lv->nworkers, lv->ring_drops, st->facts };
+	json_object *o;
+	if (stats_record_new(&in, &o)) {
+		fprintf(stderr, "otsensor: out of memory for the stats record\n");
+		return;
 	}
 	struct capture_if_stats cs[CAPTURE_STATS_MAX];
 	int ncs = lv->cap.be->stats ? lv->cap.be->stats((struct capture *)&lv->cap, cs, CAPTURE_STATS_MAX) : 0;
-	uint64_t kdrop = 0, ndrop = 0;
+	uint64_t kdrop = 0, ndrop = 0, ring = 0;
+	for (int i = 0; lv->ring_drops && i < lv->nworkers; i++)
+		ring += lv->ring_drops[i];
 	json_object *ifs = json_object_new_array();
 	for (int i = 0; i < ncs; i++) {
 		json_object *io = json_object_new_object();
@@ -165,11 +157,6 @@ static void stats_record(const struct live *lv, const struct state_thread *st, d
 		ndrop += cs[i].nic_drops;
 	}
 	json_object_object_add(o, "backend", json_object_new_string(lv->cap.be->name));
-	json_object_object_add(o, "packets", json_object_new_int64((int64_t)pkts));
-	json_object_object_add(o, "bytes", json_object_new_int64((int64_t)bytes));
-	json_object_object_add(o, "flows", json_object_new_int64((int64_t)flows));
-	json_object_object_add(o, "pdus", protos);
-	json_object_object_add(o, "facts", json_object_new_int64((int64_t)st->facts));
 	json_object *drops = json_object_new_object();
 	json_object_object_add(drops, "kernel", json_object_new_int64((int64_t)kdrop));
 	json_object_object_add(drops, "nic", json_object_new_int64((int64_t)ndrop));
@@ -177,14 +164,8 @@ static void stats_record(const struct live *lv, const struct state_thread *st, d
 	json_object_object_add(o, "drops", drops);
 	json_object_object_add(o, "interfaces", ifs);
 	json_object_object_add(o, "elapsed_s", json_object_new_double(elapsed));
-	json_object_object_add(o, "workers", workers);
-	struct outbuf out;
-	if (outbuf_init(&out, 1u << 16) == 0) {
-		outbuf_put(&out, o);
-		outbuf_free(&out);
-	} else {
-		json_object_put(o);
-	}
+	if (stats_write(o))
+		fprintf(stderr, "otsensor: out of memory for the stats record\n");
 }
 
 static void human_summary(const struct live *lv, const struct state_thread *st, double elapsed)
@@ -227,32 +208,147 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* SIGHUP: re-read the configuration file. Nothing a running pipeline holds can change
- * in place yet; the file is checked and what differs from the running configuration
- * is named, so an operator knows a restart is needed (and that the file is valid). */
-static void reload(const struct run_opts *o, const struct config *running)
+/* ---------------------------------------------------------------- SIGHUP */
+
+/* The configuration the sensor runs with and a reload the state thread has not taken
+ * yet. Only the main thread touches this. */
+struct reloader {
+	const char *path;           /* --config */
+	struct config *live;        /* what the state thread and the uplink use now */
+	struct config *made;        /* live, when a reload allocated it (else main.c owns live) */
+	struct config *next;        /* handed over, live once the state thread took it */
+	struct ots_reload req;
+	bool pending;
+	char applied[1024];         /* "[alerts] port_scan_ports, ..." of the pending one */
+};
+
+static void join_names(char *buf, size_t n, const struct conf_change *ch, int nch, bool restart)
 {
-	if (!o->config_path) {
+	size_t len = 0;
+	buf[0] = 0;
+	for (int i = 0; i < nch && len + 1 < n; i++) {
+		if (ch[i].restart != restart)
+			continue;
+		int k = snprintf(buf + len, n - len, "%s%s", len ? ", " : "", ch[i].name);
+		if (k < 0)
+			break;
+		len += (size_t)k < n - len ? (size_t)k : n - len - 1;
+	}
+}
+
+/* the state thread took the pending reload: say what changed, free what it replaced */
+static void reload_poll(struct reloader *rl, struct state_thread *st)
+{
+	if (!rl->pending || !state_reload_applied(st, &rl->req))
+		return;
+	rl->pending = false;
+	if (rl->req.status)
+		fprintf(stderr, "otsensor: SIGHUP: %s: applied in place: %s; but %s\n", rl->path, rl->applied,
+			rl->req.err);
+	else
+		fprintf(stderr, "otsensor: SIGHUP: %s: applied in place: %s\n", rl->path, rl->applied);
+	free(rl->made);
+	rl->live = rl->made = rl->next;
+	rl->next = NULL;
+}
+
+/* SIGHUP: re-reads the file. A bad one is reported (file, line, key) and changes
+ * nothing. Keys that cannot change in a running sensor are named, key by key, as
+ * needing a restart and are not applied; the others go to the state thread, which
+ * takes them between two batches (reload_poll reports when it has). */
+static void reload_start(struct reloader *rl, struct state_thread *st)
+{
+	if (!rl->path) {
 		fprintf(stderr, "otsensor: SIGHUP: no --config file to reload\n");
 		return;
 	}
-	struct config *n = malloc(sizeof *n);
-	if (!n)
+	if (rl->pending) {
+		fprintf(stderr, "otsensor: SIGHUP: the previous reload of %s is still being applied; send SIGHUP "
+			"again in a moment\n", rl->path);
 		return;
+	}
+	struct config *n = malloc(sizeof *n);
+	struct conf_change *ch = calloc(CONF_MAX_CHANGES, sizeof *ch);
+	if (!n || !ch) {
+		fprintf(stderr, "otsensor: SIGHUP: out of memory (keeping the running configuration)\n");
+		free(n);
+		free(ch);
+		return;
+	}
 	config_defaults(n);
 	char err[1024];
-	if (config_load(n, o->config_path, err, sizeof err)) {
+	if (config_load(n, rl->path, err, sizeof err)) {
 		fprintf(stderr, "otsensor: SIGHUP: %s (keeping the running configuration)\n", err);
-	} else if (memcmp(&n->sensor, &running->sensor, sizeof n->sensor) ||
-		   memcmp(&n->capture, &running->capture, sizeof n->capture) ||
-		   memcmp(&n->state, &running->state, sizeof n->state) ||
-		   memcmp(&n->uplink, &running->uplink, sizeof n->uplink)) {
-		fprintf(stderr, "otsensor: SIGHUP: %s is valid; its changes take effect at the next restart\n",
-			o->config_path);
-	} else {
-		fprintf(stderr, "otsensor: SIGHUP: %s is valid and unchanged\n", o->config_path);
+		goto done;
 	}
+	int nch = config_diff(rl->live, n, ch, CONF_MAX_CHANGES);
+	if (nch > CONF_MAX_CHANGES)
+		nch = CONF_MAX_CHANGES;
+	if (!nch) {
+		fprintf(stderr, "otsensor: SIGHUP: %s is valid and unchanged\n", rl->path);
+		goto done;
+	}
+	bool any_restart = false, any_apply = false, uplink = false;
+	for (int i = 0; i < nch; i++) {
+		any_restart |= ch[i].restart;
+		any_apply |= !ch[i].restart;
+		uplink |= !ch[i].restart && !strncmp(ch[i].name, "[uplink]", 8);
+	}
+	if (any_restart) {
+		char names[1024];
+		join_names(names, sizeof names, ch, nch, true);
+		fprintf(stderr, "otsensor: SIGHUP: %s: needs a restart: %s (not applied; the running values stay)\n",
+			rl->path, names);
+	}
+	if (!any_apply)
+		goto done;
+	struct config *next = malloc(sizeof *next);
+	if (!next) {
+		fprintf(stderr, "otsensor: SIGHUP: out of memory (keeping the running configuration)\n");
+		goto done;
+	}
+	config_reloaded(next, rl->live, n);
+	join_names(rl->applied, sizeof rl->applied, ch, nch, false);
+	if (uplink)
+		snprintf(rl->applied + strlen(rl->applied), sizeof rl->applied - strlen(rl->applied),
+			 " (the uplink restarts)");
+	rl->req = (struct ots_reload){ .cfg = next, .restart_uplink = uplink };
+	if (state_reload(st, ots_state_reload, &rl->req)) { /* cannot happen: only this thread hands them over */
+		fprintf(stderr, "otsensor: SIGHUP: a reload is still pending (keeping the running configuration)\n");
+		free(next);
+		goto done;
+	}
+	rl->next = next;
+	rl->pending = true;
+done:
+	free(ch);
 	free(n);
+}
+
+/* ---------------------------------------------------------------- RSS (afxdp) */
+
+/* afxdp with several queues relies on the NIC's RSS to keep both directions of a flow
+ * on one queue: set the symmetric key and spread the table over the queues that get a
+ * socket. A driver that cannot (veth) gets one warning with the command to run. */
+static void rss_setup(const struct config *cfg)
+{
+	int nq = cfg->capture.queues;
+	for (int i = 0; i < cfg->capture.n_interfaces; i++) {
+		const char *ifname = cfg->capture.interfaces[i];
+		if (!if_nametoindex(ifname))
+			continue; /* the backend's open names it */
+		size_t key_size;
+		char why[256], cmd[512];
+		if (!rss_set_symmetric(ifname, nq, &key_size, why, sizeof why)) {
+			fprintf(stderr, "otsensor: interface %s: symmetric RSS (Toeplitz, key 6d5a repeated) over queues "
+				"0-%d\n", ifname, nq - 1);
+			continue;
+		}
+		rss_ethtool_command(cmd, sizeof cmd, ifname, key_size, nq);
+		fprintf(stderr, "otsensor: warning: interface %s: cannot set a symmetric RSS key over %d queues (%s): "
+			"the two directions of a flow may reach different workers; set it with: %s\n", ifname, nq, why,
+			cmd);
+	}
 }
 
 int run_main(const struct run_opts *o, struct config *cfg)
@@ -282,18 +378,21 @@ int run_main(const struct run_opts *o, struct config *cfg)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	/* AF_XDP umems and DPDK pools are locked memory */
-	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
-	setrlimit(RLIMIT_MEMLOCK, &rl);
+	struct rlimit mlock = { RLIM_INFINITY, RLIM_INFINITY };
+	setrlimit(RLIMIT_MEMLOCK, &mlock);
 
 	struct live lv;
 	memset(&lv, 0, sizeof lv);
 	lv.cap.be = be;
+	struct reloader rl = { .path = o->config_path, .live = cfg };
 	int status = 0, inited = 0;
 	unsigned drain_s = 0; /* uplink drain at exit: only after a clean stop */
 	struct ots_state *ots = NULL;
 	struct state_thread *st = NULL;
 	bool st_started = false, cap_open = false;
 	char err[1024];
+	if (!strcmp(be->name, "afxdp") && cfg->capture.queues > 1)
+		rss_setup(cfg);
 	if (be->open(&lv.cap, cfg, err, sizeof err)) {
 		fprintf(stderr, "otsensor: %s backend: %s\n", be->name, err);
 		be->close(&lv.cap);
@@ -371,8 +470,9 @@ int run_main(const struct run_opts *o, struct config *cfg)
 		while (!got_stop) {
 			if (got_hup) {
 				got_hup = 0;
-				reload(o, cfg);
+				reload_start(&rl, st);
 			}
+			reload_poll(&rl, st);
 			if (be->rx(&lv.cap, 0, split_frame, &lv, 100, &waitmask) < 0) {
 				status = 1;
 				break;
@@ -400,8 +500,9 @@ int run_main(const struct run_opts *o, struct config *cfg)
 		while (!got_stop && !lv.rx_failed) {
 			if (got_hup) {
 				got_hup = 0;
-				reload(o, cfg);
+				reload_start(&rl, st);
 			}
+			reload_poll(&rl, st);
 			struct timespec to = { 0, 200 * 1000000L };
 			ppoll(NULL, 0, &to, &waitmask);
 			if (now_s() >= next_health) {
@@ -422,7 +523,8 @@ int run_main(const struct run_opts *o, struct config *cfg)
 	free(qcs);
 	state_stop(st);
 	st_started = false;
-	drain_s = cfg->uplink.drain_timeout;
+	reload_poll(&rl, st); /* the state thread takes a pending reload before it stops */
+	drain_s = rl.live->uplink.drain_timeout;
 	ots_state_finish(ots);
 	if (st->sink_errors)
 		status = 1;
@@ -434,10 +536,14 @@ int run_main(const struct run_opts *o, struct config *cfg)
 		human_summary(&lv, st, elapsed);
 	fflush(stdout);
 out:
-	if (st_started)
+	if (st_started) {
 		state_stop(st);
+		reload_poll(&rl, st);
+	}
 	free(st);
 	ots_state_close(ots, drain_s);
+	free(rl.made); /* after the store: the state read it until ots_state_close */
+	free(rl.next);
 	for (int i = 0; i < inited; i++)
 		worker_free(&lv.workers[i]);
 	free(lv.workers);

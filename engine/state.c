@@ -1,5 +1,6 @@
 /*
- * state.c - the state thread loop: drain fact rings, emit records, feed the sink.
+ * state.c - the state thread loop: drain fact rings, emit records, feed the sink, and
+ * run a reload handed over by state_reload between two batches (SIGHUP).
  *
  * Must never: drop a fact; it drains every ring before it stops.
  */
@@ -50,6 +51,17 @@ static void commit(struct state_thread *s)
 		s->sink_errors++;
 }
 
+/* between batches: a configuration handed over by state_reload */
+static void take_reload(struct state_thread *s)
+{
+	void *req = atomic_load_explicit(&s->reload_req, memory_order_acquire);
+	if (!req)
+		return;
+	s->reload_fn(s->sink.ctx, req); /* the request itself carries the outcome */
+	atomic_store_explicit(&s->reload_req, NULL, memory_order_release);
+	atomic_store_explicit(&s->reload_done, req, memory_order_release);
+}
+
 /* Drains while there is work; caught up, it looks again for STATE_SPINS rounds (a
  * replaying worker may be about to wait for it), then sleeps until a worker wakes it
  * or STATE_SLEEP_US pass. The sink's open transaction is committed after a sleep that
@@ -61,6 +73,7 @@ static void *state_main(void *arg)
 	unsigned idle = 0;
 	bool slept_empty = false;
 	for (;;) {
+		take_reload(s);
 		bool stopping = atomic_load(&s->stop);
 		if (drain_once(s)) {
 			idle = 0;
@@ -85,6 +98,7 @@ static void *state_main(void *arg)
 		wake_sleep(&s->wake, ticket, STATE_SLEEP_US);
 		slept_empty = true;
 	}
+	take_reload(s); /* one handed over just before the stop */
 	outbuf_flush(&s->out);
 	return NULL;
 }
@@ -106,6 +120,22 @@ int state_start(struct state_thread *s, struct worker *workers, int n, unsigned 
 		return -1;
 	}
 	return 0;
+}
+
+int state_reload(struct state_thread *s, int (*fn)(void *ctx, void *arg), void *arg)
+{
+	if (!fn || !arg || atomic_load_explicit(&s->reload_req, memory_order_acquire))
+		return -1;
+	s->reload_fn = fn; /* published by the release store below */
+	atomic_store_explicit(&s->reload_done, NULL, memory_order_relaxed);
+	atomic_store_explicit(&s->reload_req, arg, memory_order_release);
+	wake_if_sleeping(&s->wake);
+	return 0;
+}
+
+bool state_reload_applied(struct state_thread *s, const void *arg)
+{
+	return atomic_load_explicit(&s->reload_done, memory_order_acquire) == arg;
 }
 
 void state_stop(struct state_thread *s)

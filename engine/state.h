@@ -46,11 +46,23 @@ struct state_thread {
 	struct state_sink sink;
 	struct wake wake;           /* workers wake the thread when they wait for it */
 	uint64_t facts, by_type[8], batches, sink_errors;
+	/* SIGHUP: a request handed over by one other thread (run's main thread) with
+	 * state_reload and applied between batches; reload_done is the last one applied */
+	int (*reload_fn)(void *ctx, void *arg);
+	_Atomic(void *) reload_req;
+	_Atomic(void *) reload_done;
 	struct fact batch[STATE_BATCH];
 };
 
 int state_start(struct state_thread *s, struct worker *workers, int n, unsigned emit, const struct state_sink *sink);
 /* Drains every ring to empty, then stops the thread. Call after the workers finished. */
 void state_stop(struct state_thread *s);
+/* Has the state thread call fn(sink ctx, arg) between two batches (before it stops, at
+ * the latest): how a new configuration reaches the sink without a lock. Returns at
+ * once: 0, or -1 while an earlier request is still waiting. arg must stay valid until
+ * state_reload_applied(s, arg). Only one thread may hand requests over. */
+int state_reload(struct state_thread *s, int (*fn)(void *ctx, void *arg), void *arg);
+/* true once the state thread has applied arg (what it replaced is no longer in use) */
+bool state_reload_applied(struct state_thread *s, const void *arg);
 
 #endif
