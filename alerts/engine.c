@@ -84,7 +84,7 @@ static void health_update(struct ots_state *s, MDB_txn *txn)
 }
 
 #ifdef OTS_HAVE_UPLINK
-static void health_fn(void *arg, struct uplink_health *h)
+void ots_state_health(void *arg, struct uplink_health *h)
 {
 	struct ots_state *s = arg;
 	int n = atomic_load(&s->h_nworkers);
@@ -176,7 +176,7 @@ int ots_state_open(struct ots_state **out, const char *dir, const struct config 
 			ots_state_close(s, 0);
 			return -1;
 		}
-		uplink_set_health_source(s->up, health_fn, s);
+		uplink_set_health_source(s->up, ots_state_health, s);
 	}
 #endif
 	*out = s;

@@ -24,24 +24,6 @@
 #endif
 
 #ifdef OTS_HAVE_UPLINK
-/* what the uplink's health message reads: the same as alerts/engine.c's health_fn
- * (static there, registered by ots_state_open), for the restarted uplink */
-static void reload_health_fn(void *arg, struct uplink_health *h)
-{
-	struct ots_state *s = arg;
-	int n = atomic_load(&s->h_nworkers);
-	if (n > 0) {
-		int64_t p = 0;
-		for (int i = 0; i < n; i++)
-			p += (int64_t)__atomic_load_n(&s->workers[i].st.packets, __ATOMIC_RELAXED);
-		h->packets = p;
-	}
-	h->drops = atomic_load(&s->h_drops);
-	h->devices = atomic_load(&s->h_devices);
-	h->alerts = atomic_load(&s->h_alerts);
-	h->learning = atomic_load(&s->h_learning);
-}
-
 /* the state thread's outbox handle follows [uplink] (mode, destinations, caps) */
 static int reopen_outbox(struct ots_state *s, const struct uplink_config *uc)
 {
@@ -88,7 +70,7 @@ static int restart_uplink(struct ots_state *s, struct config *cfg, const struct 
 		status = -1;
 	}
 	if (s->up) {
-		uplink_set_health_source(s->up, reload_health_fn, s);
+		uplink_set_health_source(s->up, ots_state_health, s);
 		uplink_kick(s->up);
 	}
 	return status;

@@ -157,6 +157,11 @@ int ots_state_open(struct ots_state **out, const char *dir, const struct config 
 #define OTS_COMMIT_MAX_S 0.05
 #define OTS_COMMIT_MAX_FACTS 100000
 int ots_state_apply_batch(void *ctx, const struct fact *facts, size_t n);
+#ifdef OTS_HAVE_UPLINK
+/* the uplink's health source: what the health message reports (any thread) */
+struct uplink_health;
+void ots_state_health(void *arg, struct uplink_health *h);
+#endif
 int ots_state_commit(void *ctx);
 int ots_state_apply(void *ctx, const struct fact *facts, size_t n);
 /* where to ask for evidence packets (the workers' rings); the uplink's health message
