@@ -51,6 +51,7 @@ struct replay_run {
 	struct worker *workers;
 	int nworkers;
 	uint64_t files_ok, files_failed;
+	struct decode_stats ds;     /* the reader's decoding */
 	uint64_t last_ts;
 	double pace_wall0;
 	uint64_t pace_ts0;
@@ -98,15 +99,13 @@ static void dispatch(struct replay_run *rr, int lt, const struct pcap_pkthdr *h,
 		pace(rr, ts);
 	if (ts > rr->last_ts)
 		rr->last_ts = ts;
-	struct worker *w = rr->nworkers == 1 ? &rr->workers[0]
-					     : &rr->workers[worker_pick_hash(lt, data, h->caplen) % (uint32_t)rr->nworkers];
-	struct brec *rec = reserve(w, h->caplen);
-	rec->caplen = h->caplen;
-	rec->wirelen = h->len;
-	rec->linktype = lt;
-	rec->ts_us = ts;
-	rec->frameno = frameno;
-	memcpy(rec->data, data, h->caplen);
+	/* decoding here, in the reader's thread, leaves the workers only the dissecting */
+	struct packet p;
+	uint32_t k;
+	int rc = worker_predecode(lt, data, h->caplen, h->len, ts, &p, &rr->ds, rr->nworkers, &k);
+	struct worker *w = &rr->workers[k];
+	struct brec *rec = reserve(w, worker_rec_len(h->caplen));
+	worker_rec_fill(rec, lt, data, h->caplen, h->len, ts, frameno, &p, rc);
 	bring_commit(&w->in, rec);
 }
 
@@ -117,6 +116,7 @@ static void end_of_file(struct replay_run *rr)
 		struct worker *w = &rr->workers[i];
 		struct brec *rec = reserve(w, 0);
 		rec->caplen = rec->wirelen = 0;
+		rec->pkt_off = 0;
 		rec->linktype = WORKER_END_OF_FILE;
 		rec->ts_us = rec->frameno = 0;
 		bring_commit(&w->in, rec);

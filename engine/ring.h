@@ -83,6 +83,8 @@ struct brec {
 	uint32_t caplen, wirelen;
 	int32_t linktype;
 	uint64_t ts_us, frameno;
+	uint32_t pkt_off;   /* 0, or where in data[] the producer left its decoding of the frame */
+	int32_t decode_rc;  /* with pkt_off: what decoding returned */
 	uint8_t data[];
 };
 

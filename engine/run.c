@@ -67,6 +67,7 @@ struct live {
 	uint64_t frameno;           /* split mode: frames read by the capture thread */
 	uint64_t last_ts;
 	uint64_t *ring_drops;       /* split mode: per worker, written by the capture thread only */
+	struct decode_stats ds;     /* split mode: the capture thread's decoding */
 	_Atomic bool stop_queues;   /* queues mode: tells the worker threads to finish */
 	pthread_t *qthreads;
 	int qstarted;
@@ -81,19 +82,17 @@ static void split_frame(void *ctx, int lt, const uint8_t *data, uint32_t caplen,
 	lv->frameno++;
 	if (ts > lv->last_ts)
 		lv->last_ts = ts;
-	uint32_t k = lv->nworkers == 1 ? 0 : worker_pick_hash(lt, data, caplen) % (uint32_t)lv->nworkers;
+	/* decoded here, in the capture thread: the workers only dissect */
+	struct packet p;
+	uint32_t k;
+	int rc = worker_predecode(lt, data, caplen, wirelen, ts, &p, &lv->ds, lv->nworkers, &k);
 	struct worker *w = &lv->workers[k];
-	struct brec *rec = bring_reserve(&w->in, caplen);
+	struct brec *rec = bring_reserve(&w->in, worker_rec_len(caplen));
 	if (!rec) {
 		lv->ring_drops[k]++;
 		return;
 	}
-	rec->caplen = caplen;
-	rec->wirelen = wirelen;
-	rec->linktype = lt;
-	rec->ts_us = ts;
-	rec->frameno = lv->frameno;
-	memcpy(rec->data, data, caplen);
+	worker_rec_fill(rec, lt, data, caplen, wirelen, ts, lv->frameno, &p, rc);
 	bring_commit(&w->in, rec);
 }
 

@@ -617,6 +617,13 @@ void worker_packet(struct worker *w, int linktype, const uint8_t *frame, uint32_
 		   uint64_t ts_us, uint64_t frameno)
 {
 	struct packet p;
+	int rc = decode_frame(linktype, frame, caplen, wirelen, ts_us, &p, &w->ds);
+	worker_decoded(w, linktype, frame, caplen, wirelen, ts_us, frameno, &p, rc);
+}
+
+void worker_decoded(struct worker *w, int linktype, const uint8_t *frame, uint32_t caplen, uint32_t wirelen,
+		    uint64_t ts_us, uint64_t frameno, struct packet *p, int rc)
+{
 	evring_poll(&w->ev);
 	w->st.packets++;
 	w->st.bytes += wirelen;
@@ -626,21 +633,57 @@ void worker_packet(struct worker *w, int linktype, const uint8_t *frame, uint32_
 		w->st.first_ts = ts_us;
 	if (ts_us > w->st.last_ts)
 		w->st.last_ts = ts_us;
-	if (decode_frame(linktype, frame, caplen, wirelen, ts_us, &p, &w->ds) < 0) {
+	if (rc < 0) {
 		w->st.decode_errors++;
 		return;
 	}
-	p.frameno = frameno;
-	w->cur = &p;
+	p->frameno = frameno;
+	w->cur = p;
 	w->cur_flow = NULL;
 	w->cur_flow_id = 0;
 	flow_expire(&w->ft, ts_us, 4, on_flow_end, w);
-	if (p.transport == TR_L2)
-		handle_l2(w, &p);
-	else if (p.ip_version)
-		handle_ip(w, &p);
+	if (p->transport == TR_L2)
+		handle_l2(w, p);
+	else if (p->ip_version)
+		handle_ip(w, p);
 	w->cur = NULL;
-	evring_add(&w->ev, linktype, frame, caplen, wirelen, ts_us, w->cur_flow_id, &p);
+	evring_add(&w->ev, linktype, frame, caplen, wirelen, ts_us, w->cur_flow_id, p);
+}
+
+int worker_predecode(int linktype, const uint8_t *frame, uint32_t caplen, uint32_t wirelen, uint64_t ts_us,
+		     struct packet *p, struct decode_stats *ds, int n, uint32_t *k)
+{
+	int rc = decode_frame(linktype, frame, caplen, wirelen, ts_us, p, ds);
+	*k = n <= 1 || rc < 0 ? 0 : worker_pick_hash_packet(p) % (uint32_t)n;
+	return rc;
+}
+
+uint32_t worker_rec_len(uint32_t caplen)
+{
+	return ((caplen + 7u) & ~7u) + (uint32_t)sizeof(struct packet);
+}
+
+static const uint8_t *moved(const uint8_t *ptr, const uint8_t *from, uint32_t caplen, const uint8_t *to)
+{
+	return ptr && ptr >= from && ptr <= from + caplen ? to + (ptr - from) : ptr;
+}
+
+void worker_rec_fill(struct brec *rec, int linktype, const uint8_t *frame, uint32_t caplen, uint32_t wirelen,
+		     uint64_t ts_us, uint64_t frameno, const struct packet *p, int rc)
+{
+	rec->caplen = caplen;
+	rec->wirelen = wirelen;
+	rec->linktype = linktype;
+	rec->ts_us = ts_us;
+	rec->frameno = frameno;
+	rec->pkt_off = (caplen + 7u) & ~7u;
+	rec->decode_rc = rc;
+	memcpy(rec->data, frame, caplen);
+	struct packet *q = (struct packet *)(rec->data + rec->pkt_off);
+	*q = *p;
+	q->frame = rec->data;
+	q->l2_payload = moved(p->l2_payload, frame, caplen, rec->data);
+	q->payload = moved(p->payload, frame, caplen, rec->data);
 }
 
 void worker_flush_flows(struct worker *w)
@@ -676,6 +719,9 @@ static void *worker_main(void *arg)
 		idle = 0;
 		if (r->linktype == WORKER_END_OF_FILE)
 			worker_flush_flows(w);
+		else if (r->pkt_off)
+			worker_decoded(w, r->linktype, r->data, r->caplen, r->wirelen, r->ts_us, r->frameno,
+				       (struct packet *)(r->data + r->pkt_off), r->decode_rc);
 		else
 			worker_packet(w, r->linktype, r->data, r->caplen, r->wirelen, r->ts_us, r->frameno);
 		bring_release(&w->in, r);
@@ -703,21 +749,26 @@ uint32_t worker_pick_hash(int linktype, const uint8_t *frame, uint32_t caplen)
 	memset(&ds, 0, sizeof ds);
 	if (decode_frame(linktype, frame, caplen, caplen, 0, &p, &ds) < 0)
 		return 0;
+	return worker_pick_hash_packet(&p);
+}
+
+uint32_t worker_pick_hash_packet(const struct packet *p)
+{
 	uint64_t a, b;
-	if (p.ip_version) {
+	if (p->ip_version) {
 		uint64_t x[2], y[2];
-		memcpy(x, p.src_ip, 16);
-		memcpy(y, p.dst_ip, 16);
+		memcpy(x, p->src_ip, 16);
+		memcpy(y, p->dst_ip, 16);
 		a = (x[0] * 0x9e3779b97f4a7c15ULL) ^ (x[1] * 0xc2b2ae3d27d4eb4fULL);
 		b = (y[0] * 0x9e3779b97f4a7c15ULL) ^ (y[1] * 0xc2b2ae3d27d4eb4fULL);
 	} else {
 		uint64_t x = 0, y = 0;
-		memcpy(&x, p.src_mac, 6);
-		memcpy(&y, p.dst_mac, 6);
+		memcpy(&x, p->src_mac, 6);
+		memcpy(&y, p->dst_mac, 6);
 		a = x * 0x9e3779b97f4a7c15ULL;
 		b = y * 0x9e3779b97f4a7c15ULL;
 	}
-	uint64_t h = (a + b) ^ ((a ^ b) >> 29) ^ p.vlan;
+	uint64_t h = (a + b) ^ ((a ^ b) >> 29) ^ p->vlan;
 	h ^= h >> 31;
 	h *= 0xbf58476d1ce4e5b9ULL;
 	h ^= h >> 29;
