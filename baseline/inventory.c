@@ -458,8 +458,13 @@ static void set_str(struct device *d, char *dst, size_t n, const char *v)
 void inv_identity(struct ots_state *s, int i, const char *key, const char *value)
 {
 	struct device *d = &s->devs[i];
-	if (!strcmp(key, "hostname") || !strcmp(key, "name") || !strcmp(key, "sysname"))
+	if (!strcmp(key, "hostname") || !strcmp(key, "name") || !strcmp(key, "sysname")) {
+		/* a qualified name (DNS) is kept over a bare one (NetBIOS, LLMNR, sysName)
+		 * whichever came last: more useful, and the same for any fact order */
+		if (!strchr(value, '.') && strchr(d->hostname, '.'))
+			return;
 		set_str(d, d->hostname, sizeof d->hostname, value);
+	}
 	else if (!strcmp(key, "model") || !strcmp(key, "product") || !strcmp(key, "product_name"))
 		set_str(d, d->model, sizeof d->model, value);
 	else if (!strcmp(key, "firmware") || !strcmp(key, "version") || !strcmp(key, "revision"))

@@ -66,6 +66,7 @@ struct fact {
 	const char *proto;      /* dissector name ("modbus", "arp", ...) */
 	uint32_t flow_id;       /* worker-local flow number, for evidence */
 	uint8_t worker;
+	uint64_t seq;           /* replay: the input record (packet) that produced it, across workers */
 	struct fact_endpoint src, dst;
 	union {
 		struct {

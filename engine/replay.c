@@ -52,6 +52,8 @@ struct replay_run {
 	int nworkers;
 	uint64_t files_ok, files_failed;
 	struct decode_stats ds;     /* the reader's decoding */
+	uint64_t seq;               /* records handed out (the workers' facts merge in this order) */
+	_Atomic uint64_t dispatched;
 	uint64_t last_ts;
 	double pace_wall0;
 	uint64_t pace_ts0;
@@ -106,7 +108,9 @@ static void dispatch(struct replay_run *rr, int lt, const struct pcap_pkthdr *h,
 	struct worker *w = &rr->workers[k];
 	struct brec *rec = reserve(w, worker_rec_len(h->caplen));
 	worker_rec_fill(rec, lt, data, h->caplen, h->len, ts, frameno, &p, rc);
+	rec->seq = ++rr->seq;
 	bring_commit(&w->in, rec);
+	atomic_store_explicit(&rr->dispatched, rr->seq, memory_order_release);
 }
 
 /* Every flow ends with its file (see WORKER_END_OF_FILE). */
@@ -117,10 +121,12 @@ static void end_of_file(struct replay_run *rr)
 		struct brec *rec = reserve(w, 0);
 		rec->caplen = rec->wirelen = 0;
 		rec->pkt_off = 0;
+		rec->seq = rr->seq + 1; /* one record number for all of them */
 		rec->linktype = WORKER_END_OF_FILE;
 		rec->ts_us = rec->frameno = 0;
 		bring_commit(&w->in, rec);
 	}
+	atomic_store_explicit(&rr->dispatched, ++rr->seq, memory_order_release);
 }
 
 static int replay_file(struct replay_run *rr, const char *path)
@@ -319,8 +325,11 @@ int replay_main(const struct replay_opts *o, const struct config *cfg)
 	struct state_thread *st = calloc(1, sizeof *st);
 	ots_state_set_workers(ots, rr.workers, n);
 	struct state_sink sink = { ots, ots_state_apply_batch, ots_state_commit };
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
 		rr.workers[i].sync_events = true;
+		if (n > 1)
+			rr.workers[i].dispatched = &rr.dispatched;
+	}
 	if (!st || state_start(st, rr.workers, n, o->emit, &sink)) {
 		fprintf(stderr, "otsensor: cannot start the state thread\n");
 		free(st);

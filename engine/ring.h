@@ -71,6 +71,21 @@ static inline size_t spsc_pop_many(struct spsc *r, void *out, size_t max)
 	return n;
 }
 
+/* The i-th element not yet popped, or NULL if there are not that many. */
+static inline const void *spsc_peek(struct spsc *r, uint64_t i)
+{
+	uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+	uint64_t h = atomic_load_explicit(&r->head, memory_order_acquire);
+	return h - t > i ? r->mem + ((t + i) & r->mask) * r->esize : NULL;
+}
+
+/* Pops n elements already read with spsc_peek. */
+static inline void spsc_drop(struct spsc *r, uint64_t n)
+{
+	uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+	atomic_store_explicit(&r->tail, t + n, memory_order_release);
+}
+
 static inline bool spsc_empty(struct spsc *r)
 {
 	return atomic_load_explicit(&r->head, memory_order_acquire) == atomic_load_explicit(&r->tail, memory_order_acquire);
@@ -83,6 +98,7 @@ struct brec {
 	uint32_t caplen, wirelen;
 	int32_t linktype;
 	uint64_t ts_us, frameno;
+	uint64_t seq;       /* the producer's serial number of the record (replay: across workers) */
 	uint32_t pkt_off;   /* 0, or where in data[] the producer left its decoding of the frame */
 	int32_t decode_rc;  /* with pkt_off: what decoding returned */
 	uint8_t data[];

@@ -11,25 +11,83 @@
 #include "state.h"
 #include "worker.h"
 
+static void apply_batch(struct state_thread *s, size_t n)
+{
+	s->facts += n;
+	s->batches++;
+	for (size_t k = 0; k < n; k++) {
+		const struct fact *f = &s->batch[k];
+		if (f->type < 8)
+			s->by_type[f->type]++;
+		if (s->emit & EMIT_FACTS)
+			outbuf_put(&s->out, fact_to_json(f));
+	}
+	if (s->sink.apply && s->sink.apply(s->sink.ctx, s->batch, n) < 0)
+		s->sink_errors++;
+}
+
+/* Whether worker j can no longer produce a fact that belongs before `seq` (of worker
+ * m's fact): it is past that record, or its next fact comes later. The watermark is
+ * read before the ring, so facts pushed before it moved are seen. */
+static bool behind_us(struct state_thread *s, int j, uint64_t taken, uint64_t seq, int m)
+{
+	if (atomic_load_explicit(&s->workers[j].watermark, memory_order_acquire) >= seq)
+		return true;
+	const struct fact *g = spsc_peek(&s->workers[j].facts, taken);
+	return g && (g->seq > seq || (g->seq == seq && j > m));
+}
+
+/* Replay with several workers: facts leave in input-record order across workers
+ * (ties, from end-of-file records every worker gets: the lower worker first), and a
+ * fact leaves only once no other worker can still produce an earlier one. The engines
+ * then see what one worker would have given them, whatever the threads' timing. */
+static size_t drain_ordered(struct state_thread *s)
+{
+	uint64_t taken[WORKER_MAX] = { 0 };
+	size_t n = 0;
+	while (n < STATE_BATCH) {
+		int m = -1;
+		const struct fact *best = NULL;
+		for (int i = 0; i < s->nworkers; i++) {
+			const struct fact *f = spsc_peek(&s->workers[i].facts, taken[i]);
+			if (f && (!best || f->seq < best->seq)) {
+				best = f;
+				m = i;
+			}
+		}
+		if (!best)
+			break;
+		bool ready = true;
+		for (int j = 0; j < s->nworkers && ready; j++)
+			if (j != m && !behind_us(s, j, taken[j], best->seq, m))
+				ready = false;
+		if (!ready)
+			break;
+		s->batch[n++] = *best;
+		taken[m]++;
+	}
+	if (!n)
+		return 0;
+	for (int i = 0; i < s->nworkers; i++)
+		spsc_drop(&s->workers[i].facts, taken[i]);
+	apply_batch(s, n);
+	for (int i = 0; i < s->nworkers; i++)
+		if (taken[i])
+			atomic_fetch_add_explicit(&s->workers[i].facts_applied, taken[i], memory_order_release);
+	return n;
+}
+
 static size_t drain_once(struct state_thread *s)
 {
+	if (s->ordered)
+		return drain_ordered(s);
 	size_t total = 0;
 	for (int i = 0; i < s->nworkers; i++) {
 		size_t n = spsc_pop_many(&s->workers[i].facts, s->batch, STATE_BATCH);
 		if (!n)
 			continue;
 		total += n;
-		s->facts += n;
-		s->batches++;
-		for (size_t k = 0; k < n; k++) {
-			const struct fact *f = &s->batch[k];
-			if (f->type < 8)
-				s->by_type[f->type]++;
-			if (s->emit & EMIT_FACTS)
-				outbuf_put(&s->out, fact_to_json(f));
-		}
-		if (s->sink.apply && s->sink.apply(s->sink.ctx, s->batch, n) < 0)
-			s->sink_errors++;
+		apply_batch(s, n);
 		/* tells a worker waiting on an event that its consequences (alerts, evidence
 		 * requests) are in place */
 		atomic_fetch_add_explicit(&s->workers[i].facts_applied, n, memory_order_release);
@@ -91,12 +149,15 @@ static void *state_main(void *arg)
 		if (slept_empty)
 			commit(s);
 		uint32_t ticket = wake_prepare(&s->wake);
-		if (!rings_empty(s) || atomic_load(&s->stop)) {
+		bool waiting = !rings_empty(s);
+		/* ordered: facts may wait for another worker to move on, which it does without
+		 * telling us; look again soon, and commit only after a really empty sleep */
+		if ((waiting && !s->ordered) || atomic_load(&s->stop)) {
 			wake_cancel(&s->wake);
 			continue;
 		}
-		wake_sleep(&s->wake, ticket, STATE_SLEEP_US);
-		slept_empty = true;
+		wake_sleep(&s->wake, ticket, waiting ? STATE_ORDER_WAIT_US : STATE_SLEEP_US);
+		slept_empty = !waiting;
 	}
 	take_reload(s); /* one handed over just before the stop */
 	outbuf_flush(&s->out);
@@ -113,6 +174,8 @@ int state_start(struct state_thread *s, struct worker *workers, int n, unsigned 
 		s->sink = *sink;
 	for (int i = 0; i < n; i++)
 		workers[i].state_wake = &s->wake;
+	/* replay's reader numbers the records it hands out (see worker.h) */
+	s->ordered = n > 1 && workers[0].dispatched;
 	if (outbuf_init(&s->out, 1u << 18))
 		return -1;
 	if (pthread_create(&s->thread, NULL, state_main, s)) {

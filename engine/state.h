@@ -25,6 +25,7 @@ struct worker;
 #define STATE_BATCH 512
 #define STATE_SPINS 256      /* empty looks before sleeping */
 #define STATE_SLEEP_US 1000  /* longest sleep: a worker that needs us wakes us sooner */
+#define STATE_ORDER_WAIT_US 50 /* ordered merge: facts wait for another worker */
 
 struct state_sink {
 	void *ctx;
@@ -45,6 +46,7 @@ struct state_thread {
 	struct outbuf out;
 	struct state_sink sink;
 	struct wake wake;           /* workers wake the thread when they wait for it */
+	bool ordered;               /* merge the workers' facts in record order (replay, n > 1) */
 	uint64_t facts, by_type[8], batches, sink_errors;
 	/* SIGHUP: a request handed over by one other thread (run's main thread) with
 	 * state_reload and applied between batches; reload_done is the last one applied */

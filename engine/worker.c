@@ -76,11 +76,20 @@ static uint64_t mix_words(const void *p, size_t n, uint64_t h)
 	return n ? fnv1a(b, n, h) : h;
 }
 
-/* Identity of a fact for the repeat cache: everything but time, flow and client port.
+/* Identity of a fact for the repeat cache: everything but time, flow and client port,
+ * plus the addresses of the packet that carried it (a DNS answer's fact names a third
+ * host; with the carrier's host pair in, a repeat is recognised only on the worker that
+ * owns that pair, so what is dropped is the same for any number of workers).
  * dctx_fact_init zeroes the whole fact, so padding and unused union bytes are stable. */
-static uint64_t fact_hash(const struct fact *f)
+static uint64_t fact_hash(const struct fact *f, const struct packet *p)
 {
 	uint64_t h = 0xcbf29ce484222325ULL;
+	if (p) {
+		uint64_t a[2], b[2];
+		memcpy(a, p->src_ip, 16);
+		memcpy(b, p->dst_ip, 16);
+		h ^= (a[0] ^ b[0]) * 0x9e3779b97f4a7c15ULL + (a[1] ^ b[1]); /* the same both ways */
+	}
 	h = fnv1a(&f->type, 1, h);
 	h = fnv1a(f->proto, strlen(f->proto), h);
 	h = fnv1a(&f->vlan, sizeof f->vlan, h);
@@ -162,12 +171,24 @@ void dctx_emit(struct dctx *ctx, const struct fact *f)
 	if (f->type == FACT_VIOLATION)
 		w->st.violations++;
 	if (f->type != FACT_EVENT) {
-		uint64_t h = fact_hash(f);
-		struct fact_cache_entry *e = &w->fcache[h & (FACT_CACHE_SIZE - 1)];
-		if (e->hash == h && f->ts_us >= e->ts && f->ts_us - e->ts < FACT_CACHE_TTL_US) {
+		/* FACT_CACHE_WAYS-way sets, the oldest way replaced: a fact is dropped only
+		 * as a repeat of itself, not because another fact evicted it (so what goes
+		 * out does not depend on which other flows share this worker) */
+		uint64_t h = fact_hash(f, ctx->pkt);
+		struct fact_cache_entry *set = &w->fcache[(h & (FACT_CACHE_SIZE / FACT_CACHE_WAYS - 1)) * FACT_CACHE_WAYS];
+		struct fact_cache_entry *e = NULL, *oldest = &set[0];
+		for (int k = 0; k < FACT_CACHE_WAYS; k++) {
+			if (set[k].hash == h)
+				e = &set[k];
+			if (set[k].ts < oldest->ts)
+				oldest = &set[k];
+		}
+		if (e && f->ts_us >= e->ts && f->ts_us - e->ts < FACT_CACHE_TTL_US) {
 			w->st.facts_cached++;
 			return;
 		}
+		if (!e)
+			e = oldest;
 		e->hash = h;
 		e->ts = f->ts_us;
 	}
@@ -211,6 +232,7 @@ void dctx_fact_init(const struct dctx *ctx, struct fact *f, enum fact_type type)
 	f->proto = ctx->pdu.proto ? ctx->pdu.proto : ctx->d ? ctx->d->name : "";
 	f->flow_id = ctx->flow ? ctx->flow->id : 0;
 	f->worker = (uint8_t)ctx->w->id;
+	f->seq = ctx->w->cur_seq;
 	endpoint_from(&f->src, p, true);
 	endpoint_from(&f->dst, p, false);
 }
@@ -676,6 +698,7 @@ void worker_rec_fill(struct brec *rec, int linktype, const uint8_t *frame, uint3
 	rec->linktype = linktype;
 	rec->ts_us = ts_us;
 	rec->frameno = frameno;
+	rec->seq = 0;
 	rec->pkt_off = (caplen + 7u) & ~7u;
 	rec->decode_rc = rc;
 	memcpy(rec->data, frame, caplen);
@@ -693,6 +716,7 @@ void worker_flush_flows(struct worker *w)
 
 void worker_finish(struct worker *w)
 {
+	w->cur_seq = UINT64_MAX - 1; /* after every record */
 	worker_flush_flows(w);
 	outbuf_flush(&w->out);
 }
@@ -705,6 +729,13 @@ static void *worker_main(void *arg)
 	unsigned idle = 0;
 	for (;;) {
 		struct brec *r = bring_peek(&w->in);
+		if (!r && w->dispatched) {
+			/* nothing waits for us: every record the reader has handed out so far
+			 * (read before looking again) is done, as far as this worker goes */
+			uint64_t d = atomic_load_explicit(w->dispatched, memory_order_acquire);
+			if (!(r = bring_peek(&w->in)) && d > atomic_load_explicit(&w->watermark, memory_order_relaxed))
+				atomic_store_explicit(&w->watermark, d, memory_order_release);
+		}
 		if (!r) {
 			if (atomic_load(&w->input_done) && !bring_peek(&w->in))
 				break;
@@ -717,6 +748,7 @@ static void *worker_main(void *arg)
 			continue;
 		}
 		idle = 0;
+		w->cur_seq = r->seq;
 		if (r->linktype == WORKER_END_OF_FILE)
 			worker_flush_flows(w);
 		else if (r->pkt_off)
@@ -724,9 +756,12 @@ static void *worker_main(void *arg)
 				       (struct packet *)(r->data + r->pkt_off), r->decode_rc);
 		else
 			worker_packet(w, r->linktype, r->data, r->caplen, r->wirelen, r->ts_us, r->frameno);
+		uint64_t seq = r->seq;
 		bring_release(&w->in, r);
+		atomic_store_explicit(&w->watermark, seq, memory_order_release);
 	}
 	worker_finish(w);
+	atomic_store_explicit(&w->watermark, UINT64_MAX, memory_order_release);
 	return NULL;
 }
 

@@ -28,7 +28,8 @@
 #include "wake.h"
 
 #define WORKER_MAX 64
-#define FACT_CACHE_SIZE 8192
+#define FACT_CACHE_SIZE 8192     /* entries, in sets of FACT_CACHE_WAYS */
+#define FACT_CACHE_WAYS 4
 #define FACT_CACHE_TTL_US (60ull * 1000000)
 #define PROTO_COUNTERS 64
 #define PEND_FACTS 16               /* facts one PDU may hold back to order them */
@@ -75,6 +76,11 @@ struct worker {
 	struct outbuf out;
 	struct evring ev;           /* recent frames for alert evidence (alerts/evidence.h) */
 	uint32_t cur_flow_id;       /* flow of the packet in progress, 0 if none */
+	uint64_t cur_seq;           /* input record in progress (replay: stamps its facts) */
+	/* replay with several workers: every record up to this one is processed and its
+	 * facts pushed (the state thread merges the workers' facts in record order) */
+	_Alignas(64) _Atomic uint64_t watermark;
+	_Atomic uint64_t *dispatched; /* the reader's last record handed to any worker */
 	/* when running as a thread */
 	struct bring in;
 	pthread_t thread;
