@@ -1,0 +1,385 @@
+#!/usr/bin/python3
+"""xdp_rate.py - AF_XDP capture at (up to) 1 Gbit/s of replayed plant traffic on a veth pair.
+
+The benchmark suite's AF_XDP line (bench.py imports measure() and line()); also runs alone:
+
+  xdp_rate.py --otsensor BIN --pcap FILE [--seconds S] [--json]
+
+A veth pair is made with its monitored end in a network namespace of its own (IPv6 off on
+both ends, so the kernel sends nothing itself); `otsensor run` captures that end with
+`[capture] backend = afxdp`, one queue, one worker, and tcpreplay sends the capture from the
+other end (preloaded, looped, for S seconds), then the sensor is stopped with SIGTERM and
+its final `--emit stats` record read. Measurements, each with a fresh sensor:
+
+  1. `--mbps 1000` with xdp_mode = auto: native XDP (zero-copy, then copy) and generic (skb)
+     mode only when the kernel refuses native on the veth; the sensor says which it got;
+  2. `--topspeed` in the same mode (as fast as tcpreplay sends);
+  3. `--mbps 1000` in the other mode (skb if 1 ran native), for comparison.
+
+Per measurement: packets sent and the rate reached (tcpreplay's own report, frame bytes
+without preamble, inter-frame gap or FCS), packets the sensor received (per socket and per
+worker), every drop counter of the stats record (kernel, nic, ring_full), frames the sensor
+did not see (sent - received), the veth's receive counters on the monitored end, and its
+transmit counter, which must not move (the sensor never transmits).
+
+Rates are what tcpreplay reaches on this machine (one core sending through PF_PACKET into a
+veth): when it is below 1 Gbit/s the line says so; the target is then not measured, and the
+line says whether the sensor kept up with what was sent.
+
+Never fails on timing or drops. Exit status (alone): 0 measured or skipped (the reason on
+the "skipped:" line: not root, no tcpreplay or ip, no afxdp backend in this build, the
+kernel refuses AF_XDP), 1 broken setup (the sensor did not start, crashed, exited non-zero
+or wrote no stats record, tcpreplay failed, or the sensor transmitted). The namespace and
+the veth pair are deleted in every case, also on SIGTERM/SIGINT.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+TARGET_MBPS = 1000
+SLICE = 100000  # packets of the capture tcpreplay loops over
+
+
+class Skipped(Exception):
+    pass
+
+
+class SetupFailed(Exception):
+    pass
+
+
+class _Stop(Exception):
+    pass
+
+
+def _sh(*args, check=True, timeout=60):
+    r = subprocess.run(list(args), timeout=timeout, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    if check and r.returncode:
+        raise SetupFailed('%s: exit status %d: %s' % (' '.join(args), r.returncode, (r.stderr + r.stdout).strip()))
+    return r
+
+
+def _tool_env():
+    env = dict(os.environ)
+    env.pop('MALLOC_PERTURB_', None)  # meson test's: glibc would fill every allocation
+    env.pop('MALLOC_CHECK_', None)
+    return env
+
+
+class Veth:
+    """A veth pair: `feed` in this namespace, `mon` in a namespace of its own; close()
+    deletes both (deleting one end deletes the pair; the namespace goes with its end)."""
+
+    def __init__(self):
+        tag = '%x' % (os.getpid() & 0xfffff)
+        self.ns = 'otsxdp' + tag
+        self.feed = 'otsxf' + tag
+        self.mon = 'otsxm' + tag
+        self.made_ns = self.made_link = False
+        try:
+            _sh('ip', 'netns', 'add', self.ns)
+            self.made_ns = True
+            _sh('ip', 'link', 'add', self.feed, 'type', 'veth', 'peer', 'name', self.mon)
+            self.made_link = True
+            _sh('ip', 'link', 'set', self.mon, 'netns', self.ns)
+            _sh('sysctl', '-qw', 'net.ipv6.conf.%s.disable_ipv6=1' % self.feed)
+            self.nsexec('sysctl', '-qw', 'net.ipv6.conf.%s.disable_ipv6=1' % self.mon)
+            _sh('ip', 'link', 'set', self.feed, 'up')
+            self.nsexec('ip', 'link', 'set', self.mon, 'up')
+        except BaseException:
+            self.close()
+            raise
+
+    def nsexec(self, *args, **kw):
+        return _sh('ip', 'netns', 'exec', self.ns, *args, **kw)
+
+    def counters(self):
+        """the monitored end's rx_packets, rx_dropped, tx_packets"""
+        r = self.nsexec('cat', *('/sys/class/net/%s/statistics/%s' % (self.mon, k)
+                                 for k in ('rx_packets', 'rx_dropped', 'tx_packets')))
+        v = [int(x) for x in r.stdout.split()]
+        return {'rx_packets': v[0], 'rx_dropped': v[1], 'tx_packets': v[2]}
+
+    def xdp_attached(self):
+        return 'xdp' in self.nsexec('ip', 'link', 'show', self.mon).stdout
+
+    def close(self):
+        if self.made_link:
+            subprocess.run(['ip', 'link', 'del', self.feed], capture_output=True)
+            self.made_link = False
+        if self.made_ns:
+            subprocess.run(['ip', 'netns', 'del', self.ns], capture_output=True)
+            self.made_ns = False
+
+
+def probe(otsensor):
+    """None when this machine can run the measurement, else the reason it cannot."""
+    if os.geteuid() != 0:
+        return 'needs root (network namespace, veth pair, XDP program)'
+    for prog in ('tcpreplay', 'ip'):
+        if not shutil.which(prog):
+            return '%s is not installed' % prog
+    with tempfile.TemporaryDirectory(prefix='ots-xdp-probe-') as tmp:
+        cfg = os.path.join(tmp, 'probe.ini')
+        with open(cfg, 'w') as f:
+            f.write('[sensor]\nstate_dir = %s\nuser =\n[capture]\nbackend = afxdp\n'
+                    'interface = ots-no-such-if\n' % os.path.join(tmp, 'state'))
+        r = _sh(otsensor, 'run', '--config', cfg, check=False, timeout=30)
+    if 'this build has no' in r.stderr:
+        return 'this otsensor was built without the afxdp backend (libxdp-dev libbpf-dev)'
+    return None
+
+
+def parse_tcpreplay(text):
+    m = re.search(r'Actual: (\d+) packets \((\d+) bytes\) sent in ([\d.]+) seconds', text)
+    r = re.search(r'Rated: ([\d.]+) Bps, ([\d.]+) Mbps, ([\d.]+) pps', text)
+    fail = re.search(r'Failed packets:\s+(\d+)', text)
+    if not m or not r:
+        raise SetupFailed('tcpreplay: no "Actual:"/"Rated:" report in:\n' + text[-2000:])
+    return {'sent': int(m.group(1)), 'sent_bytes': int(m.group(2)), 'send_seconds': float(m.group(3)),
+            'mbps': float(r.group(2)), 'pps': float(r.group(3)), 'send_failed': int(fail.group(1)) if fail else 0}
+
+
+def pcap_slice(src, dst, limit):
+    """the first `limit` records of a classic pcap file, written to dst; their count"""
+    import struct
+    n = 0
+    with open(src, 'rb') as f, open(dst, 'wb') as o:
+        hdr = f.read(24)
+        if hdr[:4] in (b'\xd4\xc3\xb2\xa1', b'\x4d\x3c\xb2\xa1'):
+            fmt = '<IIII'
+        elif hdr[:4] in (b'\xa1\xb2\xc3\xd4', b'\xa1\xb2\x3c\x4d'):
+            fmt = '>IIII'
+        else:
+            raise SetupFailed('%s: not a classic pcap file' % src)
+        o.write(hdr)
+        while n < limit:
+            rh = f.read(16)
+            if len(rh) < 16:
+                break
+            incl = struct.unpack(fmt, rh)[2]
+            o.write(rh + f.read(incl))
+            n += 1
+    return n
+
+
+def one_run(otsensor, pcap, veth, tmp, xdp_mode, rate_args, seconds, log):
+    """One sensor on veth.mon for one tcpreplay run; the measurement's dict."""
+    state = tempfile.mkdtemp(prefix='state-', dir=tmp)
+    cfg = os.path.join(tmp, 'sensor.ini')
+    with open(cfg, 'w') as f:
+        f.write('; written by tests/bench/xdp_rate.py\n[sensor]\nstate_dir = %s\nuser =\n'
+                '[capture]\nbackend = afxdp\ninterface = %s\nqueues = 1\nxdp_mode = %s\n' % (state, veth.mon, xdp_mode))
+    out_path, err_path = os.path.join(tmp, 'run.jsonl'), os.path.join(tmp, 'run.err')
+    before = veth.counters()
+    with open(out_path, 'w') as out, open(err_path, 'w') as err:
+        p = subprocess.Popen(['ip', 'netns', 'exec', veth.ns, otsensor, 'run', '--config', cfg, '--emit', 'stats'],
+                             stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=_tool_env())
+    feeder = None
+    try:
+        t0 = time.monotonic()
+        ready = False
+        while time.monotonic() - t0 < 30 and p.poll() is None:
+            with open(err_path) as f:
+                if 'otsensor: capturing' in f.read():
+                    ready = True
+                    break
+            time.sleep(0.1)
+        if not ready:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+            with open(err_path) as f:
+                errtext = f.read().strip()
+            return {'started': False, 'status': p.returncode, 'stderr': errtext}
+        with open(err_path) as f:
+            m = re.search(r'AF_XDP in (\w+) mode', f.read())
+        mode = m.group(1) if m else '?'
+        # preloaded (-K: reading the file is not what is measured), looped, for `seconds`
+        argv = ['tcpreplay', '-i', veth.feed, '-K', '--loop', '0', '--duration', str(seconds)] + rate_args + [pcap]
+        feeder = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                  stdin=subprocess.DEVNULL)
+        try:
+            text, _ = feeder.communicate(timeout=seconds + 120)
+        except subprocess.TimeoutExpired:
+            feeder.kill()
+            feeder.communicate()
+            raise SetupFailed('tcpreplay did not end within %d s: %s' % (seconds + 120, ' '.join(argv)))
+        if feeder.returncode:
+            raise SetupFailed('tcpreplay: exit status %d: %s\n%s' % (feeder.returncode, ' '.join(argv), text[-2000:]))
+        sent = parse_tcpreplay(text)
+        time.sleep(1)  # the last frames reach the socket; at SIGTERM the worker drains its ring
+        if p.poll() is not None:
+            with open(err_path) as f:
+                raise SetupFailed('otsensor run (afxdp, %s mode) ended during the replay, status %d:\n%s'
+                                  % (mode, p.returncode, f.read()[-2000:]))
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            raise SetupFailed('the sensor did not stop within 60 s of SIGTERM')
+    finally:
+        if feeder and feeder.poll() is None:
+            feeder.kill()
+            feeder.wait()
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    after = veth.counters()
+    with open(err_path) as f:
+        errtext = f.read()
+    if p.returncode != 0:
+        raise SetupFailed('otsensor run (afxdp, %s mode): exit status %d after SIGTERM:\n%s'
+                          % (mode, p.returncode, errtext[-2000:]))
+    st = None
+    with open(out_path) as f:
+        for ln in f:
+            try:
+                r = json.loads(ln)
+            except ValueError:
+                raise SetupFailed('otsensor run: a line of --emit stats output is not JSON: %r' % ln[:200])
+            if r.get('type') == 'stats':
+                st = r
+    if not st or 'drops' not in st or 'interfaces' not in st:
+        raise SetupFailed('otsensor run (afxdp): no stats record with drops and interfaces at exit:\n' + errtext[-2000:])
+    received = sum(i.get('received', 0) for i in st['interfaces'])
+    res = dict(sent)
+    res.update({
+        'started': True, 'mode': mode, 'rate': ' '.join(rate_args), 'seconds': seconds,
+        'received': received, 'worker_packets': st.get('packets', 0),
+        'kernel': st['drops'].get('kernel', 0), 'nic': st['drops'].get('nic', 0),
+        'ring_full': st['drops'].get('ring_full', 0),
+        'interfaces': st['interfaces'],
+        'missing': max(0, sent['sent'] - received),
+        'veth_rx': after['rx_packets'] - before['rx_packets'],
+        'veth_rx_dropped': after['rx_dropped'] - before['rx_dropped'],
+        'tx_before': before['tx_packets'], 'tx_after': after['tx_packets'],
+        'xdp_left': veth.xdp_attached(),
+    })
+    res['drops'] = res['kernel'] + res['nic'] + res['ring_full']
+    if res['tx_after'] != res['tx_before']:
+        raise SetupFailed('the monitored interface transmitted while the sensor ran (tx_packets %d -> %d)'
+                          % (res['tx_before'], res['tx_after']))
+    if res['xdp_left']:
+        raise SetupFailed('the sensor left its XDP program on %s' % veth.mon)
+    log('  afxdp %s mode, tcpreplay %s: sent %d in %.2f s (%.1f Mbit/s, %.0f pps), received %d, drops %s'
+        % (mode, res['rate'], res['sent'], res['send_seconds'], res['mbps'], res['pps'], received,
+           json.dumps(st['drops'])))
+    return res
+
+
+def measure(otsensor, pcap, seconds=10, log=print):
+    """Every measurement (see the module's text): {'skipped': reason} or {'runs': [...]};
+    raises SetupFailed when the setup is broken."""
+    if not os.access(otsensor, os.X_OK):
+        raise SetupFailed('no otsensor binary %s' % otsensor)
+    why = probe(otsensor)
+    if why:
+        return {'skipped': why}
+    if not os.path.exists(pcap):
+        raise SetupFailed('no capture %s' % pcap)
+    runs, notes = [], []
+    veth = None
+
+    def stop(signum, frame):
+        raise _Stop('signal %d' % signum)
+
+    old = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        with tempfile.TemporaryDirectory(prefix='ots-xdp-rate-') as tmp:
+            # tcpreplay checks --duration only between loops of its file: a slice of the
+            # capture, looped, stops within a fraction of a second of it
+            piece = os.path.join(tmp, 'slice.pcap')
+            if pcap_slice(pcap, piece, SLICE) < 1:
+                raise SetupFailed('%s: no packets' % pcap)
+            pcap = piece
+            veth = Veth()
+            first = one_run(otsensor, pcap, veth, tmp, 'auto', ['--mbps', str(TARGET_MBPS)], seconds, log)
+            if not first['started']:
+                refused = ('no AF_XDP socket' in first['stderr'])
+                if refused:
+                    return {'skipped': 'the kernel refuses AF_XDP on a veth: ' + first['stderr'].strip().splitlines()[-1]}
+                raise SetupFailed('otsensor run (afxdp) did not start (status %s):\n%s'
+                                  % (first['status'], first['stderr'][-2000:]))
+            runs.append(first)
+            native = first['mode'] in ('zerocopy', 'copy')
+            top = one_run(otsensor, pcap, veth, tmp, first['mode'], ['--topspeed'], seconds, log)
+            if not top['started']:
+                raise SetupFailed('otsensor run (afxdp, %s mode) did not start the second time (status %s):\n%s'
+                                  % (first['mode'], top['status'], top['stderr'][-2000:]))
+            runs.append(top)
+            other = 'skb' if native else 'copy'
+            r = one_run(otsensor, pcap, veth, tmp, other, ['--mbps', str(TARGET_MBPS)], seconds, log)
+            if r['started']:
+                runs.append(r)
+            else:
+                notes.append('afxdp %s mode: not available on this veth (%s)'
+                             % (other, r['stderr'].strip().splitlines()[-1] if r['stderr'].strip()
+                                else 'status %s' % r['status']))
+                log('  ' + notes[-1])
+    except _Stop as e:
+        raise SetupFailed('stopped by ' + str(e))
+    finally:
+        if veth:
+            veth.close()
+        for s, h in old.items():
+            signal.signal(s, h)
+    return {'runs': runs, 'notes': notes}
+
+
+def verdict(r):
+    """the target's verdict for one measurement"""
+    lost = max(r['drops'], r['missing'])
+    if lost:
+        return 'SHORT: %d frames lost at %.0f Mbit/s' % (lost, r['mbps'])
+    if r['mbps'] >= TARGET_MBPS * 0.99:
+        return 'MET'
+    return ('not measured: tcpreplay reached only %.0f Mbit/s on this machine, not 1 Gbit/s; '
+            'no drops at that rate' % r['mbps'])
+
+
+def line(r):
+    """one line of the bench table per measurement"""
+    label = 'afxdp 1 Gbit/s' if r['rate'].startswith('--mbps') else 'afxdp topspeed'
+    kind = 'native' if r['mode'] in ('zerocopy', 'copy') else 'generic'
+    return ('%s, %s (%s): sent %d pkts in %.1f s at %.1f Mbit/s (%.0f pps), received %d, '
+            'drops kernel %d nic %d ring %d, unseen %d (veth rx_dropped %d, monitored tx %d) '
+            '-> target no drops: %s'
+            % (label, kind, r['mode'], r['sent'], r['send_seconds'], r['mbps'], r['pps'], r['received'],
+               r['kernel'], r['nic'], r['ring_full'], r['missing'], r['veth_rx_dropped'],
+               r['tx_after'] - r['tx_before'], verdict(r)))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--otsensor', required=True)
+    ap.add_argument('--pcap', required=True)
+    ap.add_argument('--seconds', type=int, default=10, help='seconds tcpreplay sends per measurement (default 10)')
+    ap.add_argument('--json', action='store_true', help='print the measurements as JSON too')
+    a = ap.parse_args()
+    try:
+        res = measure(a.otsensor, a.pcap, a.seconds)
+    except SetupFailed as e:
+        print('xdp_rate: FAILED: %s' % e, file=sys.stderr)
+        return 1
+    if 'skipped' in res:
+        print('afxdp 1 Gbit/s: skipped: %s' % res['skipped'])
+        return 0
+    for r in res['runs']:
+        print(line(r))
+    for n in res['notes']:
+        print(n)
+    if a.json:
+        print(json.dumps(res, indent=1))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
