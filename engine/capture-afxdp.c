@@ -304,7 +304,10 @@ static int afxdp_stats(struct capture *c, struct capture_if_stats *out, int max)
 		struct xdp_statistics xs;
 		socklen_t len = sizeof xs;
 		if (q->xsk && getsockopt(q->fd, SOL_XDP, XDP_STATISTICS, &xs, &len) == 0)
-			out[k].kernel_drops = xs.rx_dropped + xs.rx_ring_full + xs.rx_fill_ring_empty_descs;
+			/* a frame lost to an empty fill ring counts in rx_dropped and in
+			 * rx_fill_ring_empty_descs both (the kernel's xp_alloc and __xsk_rcv):
+			 * once here; a full RX ring counts only in rx_ring_full */
+			out[k].kernel_drops = xs.rx_dropped + xs.rx_ring_full;
 	}
 	return k;
 }
