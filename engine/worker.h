@@ -33,8 +33,8 @@
 #define FACT_CACHE_TTL_US (60ull * 1000000)
 #define PROTO_COUNTERS 64
 #define PEND_FACTS 16               /* facts one PDU may hold back to order them */
-#define FACT_LAG_PACKETS 768        /* replay: packets a worker may run ahead of an unapplied fact
-				     * (twice that is still inside the evidence ring's 2048 frames) */
+#define FACT_LAG_PACKETS (EVR_SLOTS * 3 / 8) /* replay: packets a worker may run ahead of an
+				     * unapplied fact (twice that is still inside the evidence ring) */
 
 struct proto_count {
 	const char *name;
