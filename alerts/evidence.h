@@ -24,7 +24,7 @@
 
 #include "ring.h"
 
-#define EVR_SLOTS 8192
+#define EVR_SLOTS 4096
 #define EVR_SNAP 1536
 #define EVR_REQS 256
 

@@ -16,6 +16,7 @@
 #include <ftw.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -138,6 +139,8 @@ static int replay_file(struct replay_run *rr, const char *path)
 		return -2;
 	}
 	setvbuf(fp, NULL, _IOFBF, 1u << 20);
+	/* only this thread reads the stream: libpcap's two freads per frame need not lock it */
+	__fsetlocking(fp, FSETLOCKING_BYCALLER);
 	/* classic pcap records have a fixed 16-byte header, so the end of the last good record
 	 * is counted here rather than asked of the stream per packet (ftell is a system call) */
 	uint8_t magic[4] = { 0 };
