@@ -55,14 +55,17 @@ void azure_drop_tokens(struct azure *az)
 	az->eventhub.expiry = 0;
 }
 
-/* A token valid for sas_ttl, renewed once three quarters of its life have passed. */
+/* A token valid for sas_ttl, renewed once three quarters of its life have passed (and
+ * at least a second before it expires: time() counts whole seconds, and a request
+ * signed in the token's last second reaches the hub after it). */
 static int token(struct azure *az, struct sas_cache *c, enum sas_flavour f, const char *resource,
 		 const char *key, const char *key_name, struct http_result *res)
 {
 	int64_t now = (int64_t)time(NULL);
 	int64_t ttl = az->cfg->sas_ttl;
 
-	if (c->expiry && now < c->expiry - ttl / 4 && now >= c->made)
+	int64_t margin = ttl / 4 > 1 ? ttl / 4 : 1;
+	if (c->expiry && now < c->expiry - margin && now >= c->made)
 		return 0;
 	if (sas_token(f, resource, key, key_name, now + ttl, c->token, sizeof c->token, res->error,
 		      sizeof res->error)) {
