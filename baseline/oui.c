@@ -1,6 +1,8 @@
 /*
- * oui.c - the IEEE registries in memory: one array of (prefix, bits, name) sorted by
- * prefix, searched with bsearch for each prefix length.
+ * oui.c - the IEEE registries in memory: an open-addressing hash table of (prefix,
+ * bits) -> name, looked up once per prefix length (36, 28, 24 bits). A table rather
+ * than a sorted array: building it is the sensor's start-up time (46k entries; sorting
+ * them took longer than reading the files).
  *
  * Must never: fail the sensor when ieee-data is missing (vendors are then empty).
  */
@@ -18,17 +20,45 @@ struct oui_ent {
 	char *name;
 };
 
-static struct oui_ent *tab;
-static size_t ntab, cap;
+#define OUI_SLOTS (1u << 17) /* power of two, about three times the registries' size */
+
+static struct oui_ent *tab; /* OUI_SLOTS slots; name NULL = empty */
+static size_t ntab;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static const char *load_dir;
 
-static int cmp_ent(const void *a, const void *b)
+static uint32_t slot_of(uint64_t prefix, uint8_t bits)
 {
-	const struct oui_ent *x = a, *y = b;
-	if (x->bits != y->bits)
-		return x->bits < y->bits ? -1 : 1;
-	return x->prefix < y->prefix ? -1 : x->prefix > y->prefix ? 1 : 0;
+	uint64_t x = (prefix ^ bits) * 0x9e3779b97f4a7c15ULL;
+	return (uint32_t)(x >> 40) & (OUI_SLOTS - 1);
+}
+
+/* the first entry of a (prefix, bits) wins, as in the registries' own order */
+static void put(uint64_t prefix, uint8_t bits, char *name)
+{
+	for (uint32_t i = slot_of(prefix, bits);; i = (i + 1) & (OUI_SLOTS - 1)) {
+		struct oui_ent *e = &tab[i];
+		if (!e->name) {
+			*e = (struct oui_ent){ prefix, bits, name };
+			ntab++;
+			return;
+		}
+		if (e->prefix == prefix && e->bits == bits) {
+			free(name);
+			return;
+		}
+	}
+}
+
+static const struct oui_ent *get(uint64_t prefix, uint8_t bits)
+{
+	for (uint32_t i = slot_of(prefix, bits);; i = (i + 1) & (OUI_SLOTS - 1)) {
+		const struct oui_ent *e = &tab[i];
+		if (!e->name)
+			return NULL;
+		if (e->prefix == prefix && e->bits == bits)
+			return e;
+	}
 }
 
 /* one CSV field, honouring quotes; returns the position after it */
@@ -78,32 +108,27 @@ static void load_file(const char *path)
 		if (*end)
 			continue;
 		uint8_t bits = (uint8_t)(hl * 4);
-		if (ntab == cap) {
-			size_t nc = cap ? cap * 2 : 65536;
-			struct oui_ent *nt = realloc(tab, nc * sizeof *nt);
-			if (!nt)
-				break;
-			tab = nt;
-			cap = nc;
-		}
+		if (ntab >= OUI_SLOTS / 2)
+			break; /* a registry four times today's: the rest goes without a vendor */
 		char *nm = strdup(name);
 		if (!nm)
 			break;
-		tab[ntab++] = (struct oui_ent){ v << (48 - bits), bits, nm };
+		put(v << (48 - bits), bits, nm);
 	}
 	fclose(fp);
 }
 
 static void do_load(void)
 {
+	tab = calloc(OUI_SLOTS, sizeof *tab);
+	if (!tab)
+		return;
 	const char *files[] = { "oui.csv", "mam.csv", "oui36.csv" };
 	for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
 		char path[512];
 		snprintf(path, sizeof path, "%s/%s", load_dir, files[i]);
 		load_file(path);
 	}
-	if (ntab)
-		qsort(tab, ntab, sizeof *tab, cmp_ent);
 }
 
 int oui_load(const char *dir)
@@ -122,8 +147,7 @@ const char *oui_vendor(const uint8_t mac[6])
 		m = (m << 8) | mac[i];
 	static const uint8_t lens[] = { 36, 28, 24 };
 	for (size_t i = 0; i < sizeof lens; i++) {
-		struct oui_ent key = { m & ~((1ull << (48 - lens[i])) - 1), lens[i], NULL };
-		struct oui_ent *e = bsearch(&key, tab, ntab, sizeof *tab, cmp_ent);
+		const struct oui_ent *e = get(m & ~((1ull << (48 - lens[i])) - 1), lens[i]);
 		if (e)
 			return e->name;
 	}
