@@ -43,6 +43,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+import netns  # noqa: E402  (tests/netns.py)
+
 TARGET_MBPS = 1000
 SLICE = 100000  # packets of the capture tcpreplay loops over
 
@@ -73,50 +76,13 @@ def _tool_env():
     return env
 
 
-class Veth:
-    """A veth pair: `feed` in this namespace, `mon` in a namespace of its own; close()
-    deletes both (deleting one end deletes the pair; the namespace goes with its end)."""
-
-    def __init__(self):
-        tag = '%x' % (os.getpid() & 0xfffff)
-        self.ns = 'otsxdp' + tag
-        self.feed = 'otsxf' + tag
-        self.mon = 'otsxm' + tag
-        self.made_ns = self.made_link = False
-        try:
-            _sh('ip', 'netns', 'add', self.ns)
-            self.made_ns = True
-            _sh('ip', 'link', 'add', self.feed, 'type', 'veth', 'peer', 'name', self.mon)
-            self.made_link = True
-            _sh('ip', 'link', 'set', self.mon, 'netns', self.ns)
-            _sh('sysctl', '-qw', 'net.ipv6.conf.%s.disable_ipv6=1' % self.feed)
-            self.nsexec('sysctl', '-qw', 'net.ipv6.conf.%s.disable_ipv6=1' % self.mon)
-            _sh('ip', 'link', 'set', self.feed, 'up')
-            self.nsexec('ip', 'link', 'set', self.mon, 'up')
-        except BaseException:
-            self.close()
-            raise
-
-    def nsexec(self, *args, **kw):
-        return _sh('ip', 'netns', 'exec', self.ns, *args, **kw)
-
-    def counters(self):
-        """the monitored end's rx_packets, rx_dropped, tx_packets"""
-        r = self.nsexec('cat', *('/sys/class/net/%s/statistics/%s' % (self.mon, k)
-                                 for k in ('rx_packets', 'rx_dropped', 'tx_packets')))
-        v = [int(x) for x in r.stdout.split()]
-        return {'rx_packets': v[0], 'rx_dropped': v[1], 'tx_packets': v[2]}
-
-    def xdp_attached(self):
-        return 'xdp' in self.nsexec('ip', 'link', 'show', self.mon).stdout
-
-    def close(self):
-        if self.made_link:
-            subprocess.run(['ip', 'link', 'del', self.feed], capture_output=True)
-            self.made_link = False
-        if self.made_ns:
-            subprocess.run(['ip', 'netns', 'del', self.ns], capture_output=True)
-            self.made_ns = False
+def Veth():
+    """the measured pair: `feed` here, `mon` (where the sensor runs) in its own namespace"""
+    t = netns.tag()
+    try:
+        return netns.Veth('otsxdp' + t, 'otsxf' + t, 'otsxm' + t)
+    except netns.VethError as e:
+        raise SetupFailed(str(e))
 
 
 def probe(otsensor):

@@ -30,6 +30,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+import netns  # noqa: E402  (tests/netns.py)
+
 SKIP = 77
 OTS, ROOT, CASE = sys.argv[1], sys.argv[2], sys.argv[3]
 SHARED = os.path.normpath(os.path.join(ROOT, '..', 'shared', 'pcaps'))
@@ -144,39 +147,11 @@ def replay(cap, tmp):
     return records(replay_text(cap, tmp))
 
 
-class Veth:
-    """A veth pair: `feed` in this namespace, `mon` in a namespace of its own."""
-
-    def __init__(self, queues=1, suffix='', ns=None):
-        self.ns = ns or 'otslive' + TAG
-        self.feed = 'otsf' + TAG + suffix
-        self.mon = 'otsm' + TAG + suffix
-        self.made_ns = self.made_link = False
-        if not ns:
-            sh('ip', 'netns', 'add', self.ns)
-            self.made_ns = True
-        q = ['numtxqueues', str(queues), 'numrxqueues', str(queues)] if queues > 1 else []
-        sh('ip', 'link', 'add', self.feed, *q, 'type', 'veth', 'peer', 'name', self.mon, *q)
-        self.made_link = True
-        sh('ip', 'link', 'set', self.mon, 'netns', self.ns)
-        sh('sysctl', '-qw', 'net.ipv6.conf.%s.disable_ipv6=1' % self.feed)
-        self.nsexec('sysctl', '-qw', 'net.ipv6.conf.%s.disable_ipv6=1' % self.mon)
-        # above 1500 for captures with larger frames, below what native XDP on veth
-        # accepts (about 3500)
-        sh('ip', 'link', 'set', self.feed, 'mtu', '3000', 'up')
-        self.nsexec('ip', 'link', 'set', self.mon, 'mtu', '3000', 'up')
-
-    def nsexec(self, *args, **kw):
-        return sh('ip', 'netns', 'exec', self.ns, *args, **kw)
-
-    def mon_tx(self):
-        return int(self.nsexec('cat', '/sys/class/net/%s/statistics/tx_packets' % self.mon).stdout)
-
-    def close(self):
-        if self.made_link:
-            subprocess.run(['ip', 'link', 'del', self.feed], capture_output=True)
-        if self.made_ns:
-            subprocess.run(['ip', 'netns', 'del', self.ns], capture_output=True)
+def Veth(queues=1, suffix='', ns=None):
+    """a veth pair; with ns, a second pair in that existing namespace"""
+    return netns.Veth(ns or 'otslive' + TAG, 'otsf' + TAG + suffix, 'otsm' + TAG + suffix, queues=queues,
+                      mtu=3000, own_ns=not ns)  # above 1500 for captures with larger frames,
+                                                # below what native XDP on veth accepts (~3500)
 
 
 def start_sensor(cfg, tmp, ns=None):
@@ -369,7 +344,7 @@ def privileges_case():
                 r = sh('tcpreplay', '-q', '-i', v.feed, '--pps', str(PPS), cap, timeout=600, check=False)
                 time.sleep(2)
                 text, errtext = stop_sensor(p, out, err, tmp)
-                xdp = 'xdp' in v.nsexec('ip', 'link', 'show', v.mon).stdout
+                xdp = v.xdp_attached()
             finally:
                 v.close()
             name = 'privileges %s' % backend
@@ -421,7 +396,7 @@ def two_interfaces_case(backend):
             else:
                 cfg = build_config(tmp, backend, a.mon, 1, 'interface = %s\n%s' % (
                     b.mon, 'xdp_mode = skb\n' if backend == 'afxdp' else ''))
-            tx0 = a.mon_tx() + int(a.nsexec('cat', '/sys/class/net/%s/statistics/tx_packets' % b.mon).stdout)
+            tx0 = a.mon_tx() + b.mon_tx()
             p, out, err = start_sensor(cfg, tmp, a.ns)
             if not wait_ready(p, tmp):
                 print('FAIL %s: the sensor did not start: %s' % (CASE, stop_sensor(p, out, err, tmp)[1]))
@@ -432,7 +407,7 @@ def two_interfaces_case(backend):
             rcs = [f.wait(timeout=600) for f in feeders]
             time.sleep(2)
             text, errtext = stop_sensor(p, out, err, tmp)
-            tx1 = a.mon_tx() + int(a.nsexec('cat', '/sys/class/net/%s/statistics/tx_packets' % b.mon).stdout)
+            tx1 = a.mon_tx() + b.mon_tx()
         finally:
             if b:
                 b.close()

@@ -37,6 +37,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+import netns  # noqa: E402  (tests/netns.py)
+
 SKIP = 77
 OTS, ROOT, CASE = sys.argv[1], sys.argv[2], sys.argv[3]
 TAG = '%x' % (os.getpid() & 0xfffff)
@@ -108,39 +111,17 @@ def scan(tmp, src, nports, first=1000):
 
 # ---------------------------------------------------------------- namespace, sensor
 
-class Veth:
-    """A veth pair: `feed` in this namespace, `mon` in a namespace of its own."""
+class Veth(netns.Veth):
+    """`feed` in this namespace, `mon` in a namespace of its own (with lo up: the uplink's
+    receiver listens on 127.0.0.2 there)."""
 
     def __init__(self, queues=1):
-        self.ns = 'otshup' + TAG
-        self.feed = 'otshf' + TAG
-        self.mon = 'otshm' + TAG
-        self.made_ns = self.made_link = False
-        sh('ip', 'netns', 'add', self.ns)
-        self.made_ns = True
-        q = ['numtxqueues', str(queues), 'numrxqueues', str(queues)] if queues > 1 else []
-        sh('ip', 'link', 'add', self.feed, *q, 'type', 'veth', 'peer', 'name', self.mon, *q)
-        self.made_link = True
-        sh('ip', 'link', 'set', self.mon, 'netns', self.ns)
-        sh('sysctl', '-qw', 'net.ipv6.conf.%s.disable_ipv6=1' % self.feed)
-        self.nsexec('sysctl', '-qw', 'net.ipv6.conf.%s.disable_ipv6=1' % self.mon)
-        sh('ip', 'link', 'set', self.feed, 'mtu', '3000', 'up')
-        self.nsexec('ip', 'link', 'set', self.mon, 'mtu', '3000', 'up')
-        self.nsexec('ip', 'link', 'set', 'lo', 'up')  # the uplink's receiver listens on 127.0.0.2
-
-    def nsexec(self, *args, **kw):
-        return sh('ip', 'netns', 'exec', self.ns, *args, **kw)
+        super().__init__('otshup' + TAG, 'otshf' + TAG, 'otshm' + TAG, queues=queues, mtu=3000, lo_up=True)
 
     def send(self, pcap, pps=2000):
         r = sh('tcpreplay', '-q', '-i', self.feed, '--pps', str(pps), pcap, check=False, timeout=300)
         if r.returncode:
             raise Fail('tcpreplay: ' + r.stderr + r.stdout)
-
-    def close(self):
-        if self.made_link:
-            subprocess.run(['ip', 'link', 'del', self.feed], capture_output=True)
-        if self.made_ns:
-            subprocess.run(['ip', 'netns', 'del', self.ns], capture_output=True)
 
 
 class Sensor:
