@@ -103,15 +103,6 @@ void flow_key_make(const struct packet *pkt, struct flow_key *k, bool *src_is_a)
 	}
 }
 
-void flow_hint_make(const struct packet *p, struct flow_hint *h)
-{
-	h->valid = !p->fragment && (p->transport == TR_TCP || p->transport == TR_UDP || p->transport == TR_ICMP);
-	if (!h->valid)
-		return;
-	flow_key_make(p, &h->k, &h->src_is_a);
-	h->hash = flow_key_hash(&h->k);
-}
-
 static inline uint64_t mix64(uint64_t x)
 {
 	x ^= x >> 33;
@@ -171,18 +162,13 @@ static uint64_t timeout_of(const struct flow_table *t, const struct flow *f)
 struct flow *flow_lookup(struct flow_table *t, const struct flow_key *k, uint64_t ts,
 			 bool *created, void (*on_evict)(void *ctx, struct flow *f), void *ctx)
 {
-	return flow_lookup_hashed(t, k, flow_key_hash(k), ts, created, on_evict, ctx);
-}
-
-struct flow *flow_lookup_hashed(struct flow_table *t, const struct flow_key *k, uint32_t hash, uint64_t ts,
-				bool *created, void (*on_evict)(void *ctx, struct flow *f), void *ctx)
-{
-	uint32_t h = hash & t->nbuckets_mask;
 	/* the most recent flow first: a request and its answer come back to back */
 	uint32_t i = t->lru_head;
-	if (i == FLOW_NONE || !key_eq(&t->flows[i].key, k))
+	if (i == FLOW_NONE || !key_eq(&t->flows[i].key, k)) {
+		uint32_t h = flow_key_hash(k) & t->nbuckets_mask;
 		for (i = t->buckets[h]; i != FLOW_NONE && !key_eq(&t->flows[i].key, k); i = t->flows[i].hnext)
 			;
+	}
 	if (i != FLOW_NONE) {
 		struct flow *f = &t->flows[i];
 		if (ts <= f->last_ts || ts - f->last_ts <= timeout_of(t, f)) {
@@ -201,6 +187,7 @@ struct flow *flow_lookup_hashed(struct flow_table *t, const struct flow_key *k, 
 		release(t, i);
 		t->st.expired++;
 	}
+	uint32_t h = flow_key_hash(k) & t->nbuckets_mask;
 	if (t->free_head == FLOW_NONE && t->high_water < t->cap) {
 		t->flows[t->high_water].hnext = FLOW_NONE;
 		t->free_head = t->high_water++;

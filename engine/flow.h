@@ -93,19 +93,6 @@ uint32_t flow_key_hash(const struct flow_key *k);
  * recently used flow when the table is full; `on_evict` is called for it first. */
 struct flow *flow_lookup(struct flow_table *t, const struct flow_key *k, uint64_t ts,
 			 bool *created, void (*on_evict)(void *ctx, struct flow *f), void *ctx);
-/* The same with hash = flow_key_hash(k) computed already (by the capture thread). */
-struct flow *flow_lookup_hashed(struct flow_table *t, const struct flow_key *k, uint32_t hash, uint64_t ts,
-				bool *created, void (*on_evict)(void *ctx, struct flow *f), void *ctx);
-
-/* A flow key worked out by the capture thread along with the decoding (replay, run's
- * software split), so the worker does not: valid for unfragmented TCP, UDP and ICMP. */
-struct flow_hint {
-	struct flow_key k;
-	uint32_t hash;
-	bool src_is_a;
-	bool valid;
-};
-void flow_hint_make(const struct packet *p, struct flow_hint *h);
 
 /* Expires flows idle for longer than their timeout at packet time now; at most
  * `budget` of them (so a packet never pays for a large sweep). */

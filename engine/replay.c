@@ -104,12 +104,11 @@ static void dispatch(struct replay_run *rr, int lt, const struct pcap_pkthdr *h,
 		rr->last_ts = ts;
 	/* decoding here, in the reader's thread, leaves the workers only the dissecting */
 	struct packet p;
-	struct flow_hint hint;
 	uint32_t k;
-	int rc = worker_predecode(lt, data, h->caplen, h->len, ts, &p, &hint, &rr->ds, rr->nworkers, &k);
+	int rc = worker_predecode(lt, data, h->caplen, h->len, ts, &p, &rr->ds, rr->nworkers, &k);
 	struct worker *w = &rr->workers[k];
 	struct brec *rec = reserve(w, worker_rec_len(h->caplen));
-	worker_rec_fill(rec, lt, data, h->caplen, h->len, ts, frameno, &p, rc, &hint);
+	worker_rec_fill(rec, lt, data, h->caplen, h->len, ts, frameno, &p, rc);
 	rec->seq = ++rr->seq;
 	bring_commit(&w->in, rec);
 	atomic_store_explicit(&rr->dispatched, rr->seq, memory_order_release);

@@ -84,16 +84,15 @@ static void split_frame(void *ctx, int lt, const uint8_t *data, uint32_t caplen,
 		lv->last_ts = ts;
 	/* decoded here, in the capture thread: the workers only dissect */
 	struct packet p;
-	struct flow_hint hint;
 	uint32_t k;
-	int rc = worker_predecode(lt, data, caplen, wirelen, ts, &p, &hint, &lv->ds, lv->nworkers, &k);
+	int rc = worker_predecode(lt, data, caplen, wirelen, ts, &p, &lv->ds, lv->nworkers, &k);
 	struct worker *w = &lv->workers[k];
 	struct brec *rec = bring_reserve(&w->in, worker_rec_len(caplen));
 	if (!rec) {
 		lv->ring_drops[k]++;
 		return;
 	}
-	worker_rec_fill(rec, lt, data, caplen, wirelen, ts, lv->frameno, &p, rc, &hint);
+	worker_rec_fill(rec, lt, data, caplen, wirelen, ts, lv->frameno, &p, rc);
 	bring_commit(&w->in, rec);
 }
 

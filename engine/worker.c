@@ -588,7 +588,7 @@ static void handle_l2(struct worker *w, const struct packet *p)
 	run_parse(c, p->l2_payload, p->l2_len);
 }
 
-static void handle_ip(struct worker *w, struct packet *p, const struct flow_hint *hint)
+static void handle_ip(struct worker *w, struct packet *p)
 {
 	if (p->fragment) {
 		w->st.fragments++;
@@ -597,14 +597,10 @@ static void handle_ip(struct worker *w, struct packet *p, const struct flow_hint
 	}
 	if (p->transport != TR_TCP && p->transport != TR_UDP && p->transport != TR_ICMP)
 		return;
-	struct flow_hint mine;
-	if (!hint || !hint->valid || p->reassembled) { /* worked out here after all */
-		flow_key_make(p, &mine.k, &mine.src_is_a);
-		mine.hash = flow_key_hash(&mine.k);
-		hint = &mine;
-	}
-	bool src_is_a = hint->src_is_a, created;
-	struct flow *f = flow_lookup_hashed(&w->ft, &hint->k, hint->hash, p->ts_us, &created, on_flow_end, w);
+	struct flow_key k;
+	bool src_is_a, created;
+	flow_key_make(p, &k, &src_is_a);
+	struct flow *f = flow_lookup(&w->ft, &k, p->ts_us, &created, on_flow_end, w);
 	w->cur_flow_id = f->id;
 	if (p->has_mac) {
 		f->has_mac = true;
@@ -647,11 +643,11 @@ void worker_packet(struct worker *w, int linktype, const uint8_t *frame, uint32_
 {
 	struct packet p;
 	int rc = decode_frame(linktype, frame, caplen, wirelen, ts_us, &p, &w->ds);
-	worker_decoded(w, linktype, frame, caplen, wirelen, ts_us, frameno, &p, rc, NULL);
+	worker_decoded(w, linktype, frame, caplen, wirelen, ts_us, frameno, &p, rc);
 }
 
 void worker_decoded(struct worker *w, int linktype, const uint8_t *frame, uint32_t caplen, uint32_t wirelen,
-		    uint64_t ts_us, uint64_t frameno, struct packet *p, int rc, const struct flow_hint *hint)
+		    uint64_t ts_us, uint64_t frameno, struct packet *p, int rc)
 {
 	evring_poll(&w->ev);
 	w->st.packets++;
@@ -674,25 +670,22 @@ void worker_decoded(struct worker *w, int linktype, const uint8_t *frame, uint32
 	if (p->transport == TR_L2)
 		handle_l2(w, p);
 	else if (p->ip_version)
-		handle_ip(w, p, hint);
+		handle_ip(w, p);
 	w->cur = NULL;
 	evring_add(&w->ev, linktype, frame, caplen, wirelen, ts_us, w->cur_flow_id, p);
 }
 
 int worker_predecode(int linktype, const uint8_t *frame, uint32_t caplen, uint32_t wirelen, uint64_t ts_us,
-		     struct packet *p, struct flow_hint *hint, struct decode_stats *ds, int n, uint32_t *k)
+		     struct packet *p, struct decode_stats *ds, int n, uint32_t *k)
 {
 	int rc = decode_frame(linktype, frame, caplen, wirelen, ts_us, p, ds);
-	hint->valid = false;
-	if (rc >= 0 && p->ip_version)
-		flow_hint_make(p, hint);
 	*k = n <= 1 || rc < 0 ? 0 : worker_pick_hash_packet(p) % (uint32_t)n;
 	return rc;
 }
 
 uint32_t worker_rec_len(uint32_t caplen)
 {
-	return ((caplen + 7u) & ~7u) + (uint32_t)sizeof(struct packet) + (uint32_t)sizeof(struct flow_hint);
+	return ((caplen + 7u) & ~7u) + (uint32_t)sizeof(struct packet);
 }
 
 static const uint8_t *moved(const uint8_t *ptr, const uint8_t *from, uint32_t caplen, const uint8_t *to)
@@ -701,7 +694,7 @@ static const uint8_t *moved(const uint8_t *ptr, const uint8_t *from, uint32_t ca
 }
 
 void worker_rec_fill(struct brec *rec, int linktype, const uint8_t *frame, uint32_t caplen, uint32_t wirelen,
-		     uint64_t ts_us, uint64_t frameno, const struct packet *p, int rc, const struct flow_hint *hint)
+		     uint64_t ts_us, uint64_t frameno, const struct packet *p, int rc)
 {
 	rec->caplen = caplen;
 	rec->wirelen = wirelen;
@@ -717,7 +710,6 @@ void worker_rec_fill(struct brec *rec, int linktype, const uint8_t *frame, uint3
 	q->frame = rec->data;
 	q->l2_payload = moved(p->l2_payload, frame, caplen, rec->data);
 	q->payload = moved(p->payload, frame, caplen, rec->data);
-	memcpy(q + 1, hint, sizeof *hint);
 }
 
 void worker_flush_flows(struct worker *w)
@@ -760,15 +752,13 @@ static void *worker_main(void *arg)
 		}
 		idle = 0;
 		w->cur_seq = r->seq;
-		if (r->linktype == WORKER_END_OF_FILE) {
+		if (r->linktype == WORKER_END_OF_FILE)
 			worker_flush_flows(w);
-		} else if (r->pkt_off) {
-			struct packet *p = (struct packet *)(r->data + r->pkt_off);
-			worker_decoded(w, r->linktype, r->data, r->caplen, r->wirelen, r->ts_us, r->frameno, p,
-				       r->decode_rc, (const struct flow_hint *)(p + 1));
-		} else {
+		else if (r->pkt_off)
+			worker_decoded(w, r->linktype, r->data, r->caplen, r->wirelen, r->ts_us, r->frameno,
+				       (struct packet *)(r->data + r->pkt_off), r->decode_rc);
+		else
 			worker_packet(w, r->linktype, r->data, r->caplen, r->wirelen, r->ts_us, r->frameno);
-		}
 		uint64_t seq = r->seq;
 		bring_release(&w->in, r);
 		atomic_store_explicit(&w->watermark, seq, memory_order_release);

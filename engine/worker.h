@@ -108,19 +108,18 @@ void worker_packet(struct worker *w, int linktype, const uint8_t *frame, uint32_
  * decode_frame returned): the capture thread decodes, so a worker fed by a ring only
  * dissects. */
 void worker_decoded(struct worker *w, int linktype, const uint8_t *frame, uint32_t caplen, uint32_t wirelen,
-		    uint64_t ts_us, uint64_t frameno, struct packet *p, int rc, const struct flow_hint *hint);
+		    uint64_t ts_us, uint64_t frameno, struct packet *p, int rc);
 
 /* The capture thread's half (replay, and run's software split): decodes a frame into
- * *p and its flow key into *hint, returns decode_frame's status and sets *k to the
- * worker of n that owns it. */
+ * *p, returns decode_frame's status and sets *k to the worker of n that owns it. */
 int worker_predecode(int linktype, const uint8_t *frame, uint32_t caplen, uint32_t wirelen, uint64_t ts_us,
-		     struct packet *p, struct flow_hint *hint, struct decode_stats *ds, int n, uint32_t *k);
+		     struct packet *p, struct decode_stats *ds, int n, uint32_t *k);
 /* Bytes of data[] a record carrying the frame and its decoding needs. */
 uint32_t worker_rec_len(uint32_t caplen);
 /* Fills a record reserved with worker_rec_len(caplen): the frame, and p with its
  * pointers moved onto the copy. */
 void worker_rec_fill(struct brec *rec, int linktype, const uint8_t *frame, uint32_t caplen, uint32_t wirelen,
-		     uint64_t ts_us, uint64_t frameno, const struct packet *p, int rc, const struct flow_hint *hint);
+		     uint64_t ts_us, uint64_t frameno, const struct packet *p, int rc);
 
 /* End of one capture file: every flow ends (what waits is delivered), so the next file
  * starts clean whichever worker sees it. Threaded workers get it as a ring record
