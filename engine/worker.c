@@ -3,8 +3,7 @@
  * and the dctx_* / pdu_* calls dissectors report through.
  *
  * Everything a worker touches per packet was allocated in worker_init. Frames from an
- * input ring arrive decoded, with their flow key (the capture thread's half: see
- * worker_predecode). Facts go to the state thread through a lock-free ring after the
+ * input ring arrive decoded (the capture thread's half: see worker_predecode). Facts go to the state thread through a lock-free ring after the
  * worker's fact cache has dropped repeats; PDU records (only with --emit pdus) go to the
  * worker's output buffer. In replay a worker that must wait for the state thread wakes
  * it (a futex, at most once per FACT_LAG_PACKETS packets) and yields its core.
