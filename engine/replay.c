@@ -79,7 +79,7 @@ static void pace(struct replay_run *rr, uint64_t ts)
 
 /* Room for a frame in w's input ring: a file is read faster than it is dissected, so
  * a full ring is the normal state and the reader sleeps while the worker catches up
- * (the ring holds tens of milliseconds of work, so the worker never runs dry). */
+ * (the ring holds several milliseconds of work, so the worker never runs dry). */
 static struct brec *reserve(struct worker *w, uint32_t caplen)
 {
 	struct brec *rec;
