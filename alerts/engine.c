@@ -965,20 +965,6 @@ int ots_state_apply(void *ctx, const struct fact *facts, size_t n)
 
 /* ---------------------------------------------------------------- records */
 
-static void strip_private(json_object *o)
-{
-	struct json_object_iterator it = json_object_iter_begin(o), end = json_object_iter_end(o);
-	const char *drop[16];
-	int nd = 0;
-	for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
-		const char *k = json_object_iter_peek_name(&it);
-		if (k[0] == '_' && nd < 16)
-			drop[nd++] = k;
-	}
-	for (int i = 0; i < nd; i++)
-		json_object_object_del(o, drop[i]);
-}
-
 void ots_state_print(struct ots_state *s, unsigned emit)
 {
 	if (!(emit & (EMIT_DEVICES | EMIT_ALERTS)))
@@ -1020,7 +1006,7 @@ void ots_state_emit(struct ots_state *s, unsigned emit, struct outbuf *out)
 	if (emit & EMIT_DEVICES)
 		for (int i = 0; i < s->ndevs; i++) {
 			json_object *o = device_to_json(&s->devs[i], s, txn);
-			strip_private(o);
+			strip_private_keys(o);
 			outbuf_put(out, o);
 		}
 	if (emit & EMIT_ALERTS) {
@@ -1031,7 +1017,7 @@ void ots_state_emit(struct ots_state *s, unsigned emit, struct outbuf *out)
 				json_object *o = json_tokener_parse((const char *)v.mv_data);
 				if (!o)
 					continue;
-				strip_private(o);
+				strip_private_keys(o);
 				outbuf_put(out, o);
 			}
 			mdb_cursor_close(c);

@@ -564,7 +564,7 @@ const char *inv_type(const struct ots_state *s, int i)
 /* ---------------------------------------------------------------- JSON */
 
 /* drops the restore-only "_" fields: what leaves the sensor is the record contract */
-static void strip_private_keys(json_object *o)
+void strip_private_keys(json_object *o)
 {
 	struct json_object_iterator it = json_object_iter_begin(o), end = json_object_iter_end(o);
 	const char *drop[16];

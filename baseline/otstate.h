@@ -204,6 +204,8 @@ const char *inv_type(const struct ots_state *s, int d);
 bool addr_is_public(const struct state_config *sc, int family, const uint8_t *ip);
 bool proto_is_ics(const char *proto);
 json_object *device_to_json(const struct device *d, const struct ots_state *s, MDB_txn *txn);
+/* drops a record's restore-only "_" fields: what leaves the sensor is the record contract */
+void strip_private_keys(json_object *o);
 /* baseline key of a device ("D|id") */
 void bl_dev_key(char *buf, size_t n, const char *id);
 
