@@ -1,8 +1,9 @@
 /*
  * oui.c - the IEEE registries in memory: an open-addressing hash table of (prefix,
  * bits) -> name, looked up once per prefix length (36, 28, 24 bits). A table rather
- * than a sorted array: building it is the sensor's start-up time (46k entries; sorting
- * them took longer than reading the files).
+ * than a sorted array, and each file read whole and parsed in place with its names
+ * left where they stand: building it is the sensor's start-up time (46k entries;
+ * sorting them, or a strdup and a strtoull per line, took longer than the reading).
  *
  * Must never: fail the sensor when ieee-data is missing (vendors are then empty).
  */
@@ -17,7 +18,7 @@
 struct oui_ent {
 	uint64_t prefix; /* the MAC's top `bits` bits, left in a 48-bit value */
 	uint8_t bits;
-	char *name;
+	const char *name; /* in its file's buffer */
 };
 
 #define OUI_SLOTS (1u << 17) /* power of two, about three times the registries' size */
@@ -34,7 +35,7 @@ static uint32_t slot_of(uint64_t prefix, uint8_t bits)
 }
 
 /* the first entry of a (prefix, bits) wins, as in the registries' own order */
-static void put(uint64_t prefix, uint8_t bits, char *name)
+static void put(uint64_t prefix, uint8_t bits, const char *name)
 {
 	for (uint32_t i = slot_of(prefix, bits);; i = (i + 1) & (OUI_SLOTS - 1)) {
 		struct oui_ent *e = &tab[i];
@@ -43,10 +44,8 @@ static void put(uint64_t prefix, uint8_t bits, char *name)
 			ntab++;
 			return;
 		}
-		if (e->prefix == prefix && e->bits == bits) {
-			free(name);
+		if (e->prefix == prefix && e->bits == bits)
 			return;
-		}
 	}
 }
 
@@ -61,61 +60,104 @@ static const struct oui_ent *get(uint64_t prefix, uint8_t bits)
 	}
 }
 
-/* one CSV field, honouring quotes; returns the position after it */
-static const char *csv_field(const char *p, char *out, size_t n)
+/* One CSV field at *p, unquoted in place ("" becomes "): returns its start, NUL-
+ * terminated, and leaves *p after its comma (or at the line's end). The line's end is
+ * a NUL the caller put there. */
+static char *csv_field(char **p)
 {
-	size_t k = 0;
-	bool q = false;
-	if (*p == '"') {
-		q = true;
-		p++;
+	char *in = *p, *out = in, *field = in;
+	bool q = *in == '"';
+	if (!q) { /* most fields: no copying */
+		char *comma = strchr(in, ',');
+		if (!comma) {
+			*p = in + strlen(in);
+			return field;
+		}
+		*comma = 0;
+		*p = comma + 1;
+		return field;
 	}
-	while (*p && *p != '\n' && *p != '\r') {
-		if (q && *p == '"') {
-			if (p[1] == '"') {
-				p++;
-			} else {
+	in++;
+	for (; *in; in++) {
+		if (q && *in == '"') {
+			if (in[1] != '"') {
 				q = false;
-				p++;
 				continue;
 			}
-		} else if (!q && *p == ',') {
+			in++;
+		} else if (!q && *in == ',') {
 			break;
 		}
-		if (k + 1 < n)
-			out[k++] = *p;
-		p++;
+		*out++ = *in;
 	}
-	out[k] = 0;
-	return *p == ',' ? p + 1 : p;
+	bool comma = *in == ',';
+	*out = 0;
+	*p = comma ? in + 1 : in;
+	return field;
 }
 
+static bool hex_prefix(const char *s, uint64_t *v, uint8_t *bits)
+{
+	size_t n = strlen(s);
+	if (n != 6 && n != 7 && n != 9)
+		return false; /* the header line, or junk */
+	uint64_t x = 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0')
+			     : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10)
+			     : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10) : 16u;
+		if (d > 15)
+			return false;
+		x = x << 4 | d;
+	}
+	*bits = (uint8_t)(n * 4);
+	*v = x << (48 - *bits);
+	return true;
+}
+
+/* The whole file in one read, its names NUL-terminated where they stand: the buffer is
+ * kept for the life of the process, as the table points into it. */
 static void load_file(const char *path)
 {
-	FILE *fp = fopen(path, "r");
+	FILE *fp = fopen(path, "rb");
 	if (!fp)
 		return;
-	char line[1024], reg[16], hex[16], name[256];
-	while (fgets(line, sizeof line, fp)) {
-		const char *p = csv_field(line, reg, sizeof reg);
-		p = csv_field(p, hex, sizeof hex);
-		csv_field(p, name, sizeof name);
-		size_t hl = strlen(hex);
-		if (hl != 6 && hl != 7 && hl != 9)
-			continue; /* the header line, or junk */
-		char *end;
-		uint64_t v = strtoull(hex, &end, 16);
-		if (*end)
-			continue;
-		uint8_t bits = (uint8_t)(hl * 4);
-		if (ntab >= OUI_SLOTS / 2)
-			break; /* a registry four times today's: the rest goes without a vendor */
-		char *nm = strdup(name);
-		if (!nm)
-			break;
-		put(v << (48 - bits), bits, nm);
+	char *buf = NULL;
+	long size = fseek(fp, 0, SEEK_END) == 0 ? ftell(fp) : -1;
+	if (size > 0 && size < (64l << 20) && fseek(fp, 0, SEEK_SET) == 0 && (buf = malloc((size_t)size + 1)) &&
+	    fread(buf, 1, (size_t)size, fp) == (size_t)size) {
+		buf[size] = 0;
+	} else {
+		free(buf);
+		buf = NULL;
 	}
 	fclose(fp);
+	if (!buf)
+		return;
+	size_t used = 0;
+	for (char *line = buf; *line;) {
+		size_t len = strcspn(line, "\n");
+		char *next = line[len] ? line + len + 1 : line + len;
+		line[len] = 0;
+		if (len && line[len - 1] == '\r')
+			line[len - 1] = 0;
+		char *p = line;
+		csv_field(&p); /* the registry */
+		const char *hex = csv_field(&p);
+		char *name = csv_field(&p);
+		uint64_t v;
+		uint8_t bits;
+		line = next;
+		if (!hex_prefix(hex, &v, &bits))
+			continue;
+		if (ntab >= OUI_SLOTS / 2)
+			break; /* a registry four times today's: the rest goes without a vendor */
+		put(v, bits, name);
+		used++;
+	}
+	if (!used)
+		free(buf);
 }
 
 static void do_load(void)

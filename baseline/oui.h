@@ -1,8 +1,8 @@
 /*
  * oui.h - MAC vendor lookup from Debian's ieee-data (MA-L, MA-M and MA-S registries).
  *
- * Loaded once at start into one sorted array; lookups are a binary search, longest
- * prefix first (MA-S 36 bits, MA-M 28 bits, MA-L 24 bits).
+ * Loaded once at start into one hash table; lookups try the longest prefix first
+ * (MA-S 36 bits, MA-M 28 bits, MA-L 24 bits).
  *
  * Must never: be loaded on a per-packet or per-fact path.
  */

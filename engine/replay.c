@@ -192,7 +192,7 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 }
 
 static void human_summary(const struct replay_run *rr, const struct state_thread *st, const struct ots_state *ots,
-			  double elapsed)
+			  double elapsed, double reader_cpu)
 {
 	uint64_t pkts = 0, bytes = 0, flows = 0, evicted = 0, peak = 0, first = 0, last = 0, viol = 0;
 	uint64_t gaps = 0, retrans = 0, ooo = 0, frags = 0;
@@ -256,6 +256,10 @@ static void human_summary(const struct replay_run *rr, const struct state_thread
 	ots_state_summary(ots, stdout);
 	printf("  processing   %.3f s with %d worker%s, %.0f packets/s\n", elapsed, rr->nworkers,
 	       rr->nworkers == 1 ? "" : "s", elapsed > 0 ? (double)pkts / elapsed : 0.0);
+	printf("  cpu          reader %.3f s, worker%s", reader_cpu, rr->nworkers == 1 ? "" : "s");
+	for (int i = 0; i < rr->nworkers; i++)
+		printf(" %.3f s%s", rr->workers[i].cpu_s, i + 1 < rr->nworkers ? " +" : ",");
+	printf(" state %.3f s\n", st->cpu_s);
 }
 
 static void stats_record(const struct replay_run *rr, const struct state_thread *st, double elapsed)
@@ -341,7 +345,7 @@ int replay_main(const struct replay_opts *o, const struct config *cfg)
 	}
 	for (int i = 0; i < n; i++)
 		worker_start(&rr.workers[i], 0);
-	double t0 = now_s();
+	double t0 = now_s(), cpu0 = thread_cpu_s();
 	for (int i = 0; i < o->nfiles; i++) {
 		int rc = replay_file(&rr, o->files[i]);
 		if (rc) {
@@ -355,6 +359,7 @@ int replay_main(const struct replay_opts *o, const struct config *cfg)
 			rr.files_ok++;
 		}
 	}
+	double reader_cpu = thread_cpu_s() - cpu0;
 	for (int i = 0; i < n; i++)
 		worker_join(&rr.workers[i]);
 	state_stop(st);
@@ -367,7 +372,7 @@ int replay_main(const struct replay_opts *o, const struct config *cfg)
 	if (o->emit & EMIT_STATS)
 		stats_record(&rr, st, elapsed);
 	if (!o->emit)
-		human_summary(&rr, st, ots, elapsed);
+		human_summary(&rr, st, ots, elapsed, reader_cpu);
 	free(st);
 out:
 	ots_state_close(ots, drain_s);

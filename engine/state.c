@@ -161,6 +161,7 @@ static void *state_main(void *arg)
 	}
 	take_reload(s); /* one handed over just before the stop */
 	outbuf_flush(&s->out);
+	s->cpu_s = thread_cpu_s();
 	return NULL;
 }
 

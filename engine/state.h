@@ -48,6 +48,7 @@ struct state_thread {
 	struct wake wake;           /* workers wake the thread when they wait for it */
 	bool ordered;               /* merge the workers' facts in record order (replay, n > 1) */
 	uint64_t facts, by_type[8], batches, sink_errors;
+	double cpu_s;               /* CPU time the thread used, set when it ends */
 	/* SIGHUP: a request handed over by one other thread (run's main thread) with
 	 * state_reload and applied between batches; reload_done is the last one applied */
 	int (*reload_fn)(void *ctx, void *arg);

@@ -763,6 +763,7 @@ static void *worker_main(void *arg)
 		atomic_store_explicit(&w->watermark, seq, memory_order_release);
 	}
 	worker_finish(w);
+	w->cpu_s = thread_cpu_s();
 	atomic_store_explicit(&w->watermark, UINT64_MAX, memory_order_release);
 	return NULL;
 }

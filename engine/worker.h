@@ -16,6 +16,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "config.h"
 #include "decode.h"
@@ -52,6 +53,16 @@ struct worker_stats {
 	uint64_t first_ts, last_ts;
 };
 
+/* CPU time the calling thread has used so far, in seconds (how the pipeline's load
+ * splits between reader, workers and state thread: the replay summary prints it) */
+static inline double thread_cpu_s(void)
+{
+	struct timespec ts;
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts))
+		return 0;
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 struct worker {
 	int id;
 	unsigned emit;
@@ -77,6 +88,7 @@ struct worker {
 	struct evring ev;           /* recent frames for alert evidence (alerts/evidence.h) */
 	uint32_t cur_flow_id;       /* flow of the packet in progress, 0 if none */
 	uint64_t cur_seq;           /* input record in progress (replay: stamps its facts) */
+	double cpu_s;               /* CPU time the thread used, set when it ends */
 	/* replay with several workers: every record up to this one is processed and its
 	 * facts pushed (the state thread merges the workers' facts in record order) */
 	_Alignas(64) _Atomic uint64_t watermark;

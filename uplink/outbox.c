@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/rand.h>
+#include <sys/random.h>
 
 #include "outbox.h"
 
@@ -149,7 +149,7 @@ static int instance_id(struct outbox *ob, MDB_txn *txn, char out[17])
 	if (rc && rc != MDB_NOTFOUND)
 		return rc;
 	unsigned char r[8];
-	if (RAND_bytes(r, sizeof r) != 1) {
+	if (getrandom(r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r) {
 		/* fall back to time and pid: uniqueness per state dir is what matters */
 		uint64_t t = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
 		memcpy(r, &t, 8);

@@ -27,7 +27,7 @@
 #include <curl/curl.h>
 #include <json-c/json.h>
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
+#include <sys/random.h>
 
 #include "azure.h"
 #include "config.h"
@@ -516,7 +516,7 @@ int uplink_start(struct uplink **out, MDB_env *env, const struct config *cfg, ch
 	pthread_mutex_init(&u->mu, NULL);
 	pthread_cond_init(&u->cv, NULL);
 	u->st.started = (int64_t)time(NULL);
-	if (RAND_bytes((unsigned char *)&u->rng, sizeof u->rng) != 1 || !u->rng)
+	if (getrandom(&u->rng, sizeof u->rng, GRND_NONBLOCK) != (ssize_t)sizeof u->rng || !u->rng)
 		u->rng = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ull | 1;
 
 	if ((rc = mdb_txn_begin(env, NULL, 0, &txn)) || (rc = outbox_open(txn, &u->cfg, &u->ob))) {
