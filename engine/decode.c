@@ -25,6 +25,17 @@
 #define IPPROTO_GRE_ 47
 #define MAX_TUNNEL_DEPTH 3
 
+/* fields of a header already copied out through the reader (a local array) */
+static inline uint16_t be16_at(const uint8_t *b)
+{
+	return (uint16_t)(b[0] << 8 | b[1]);
+}
+
+static inline uint32_t be32_at(const uint8_t *b)
+{
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
 static int decode_ether(struct rd r, struct packet *pkt, struct decode_stats *st, int depth);
 static int decode_ethertype(uint16_t et, struct rd r, struct packet *pkt, struct decode_stats *st, int depth);
 
@@ -33,24 +44,18 @@ void decode_l4(const uint8_t *l4, uint32_t len, struct packet *pkt, struct decod
 	struct rd r = rd_init(l4, len);
 	switch (pkt->ip_proto) {
 	case 6: {
-		pkt->sport = rd_be16(&r);
-		pkt->dport = rd_be16(&r);
-		pkt->seq = rd_be32(&r);
-		pkt->ack = rd_be32(&r);
-		uint8_t off = rd_u8(&r) >> 4;
-		pkt->tcp_flags = rd_u8(&r);
-		pkt->tcp_win = rd_be16(&r);
-		rd_skip(&r, 4);
-		if (!rd_ok(&r) || off < 5) {
+		uint8_t h[20]; /* the fixed header in one bounds check, its fields read from the copy */
+		if (!rd_copy(&r, h, sizeof h) || h[12] >> 4 < 5 || !rd_skip(&r, (size_t)((h[12] >> 4) - 5) * 4)) {
 			st->bad_l4++;
 			pkt->transport = TR_OTHER;
 			return;
 		}
-		if (!rd_skip(&r, (size_t)(off - 5) * 4)) {
-			st->bad_l4++;
-			pkt->transport = TR_OTHER;
-			return;
-		}
+		pkt->sport = be16_at(h);
+		pkt->dport = be16_at(h + 2);
+		pkt->seq = be32_at(h + 4);
+		pkt->ack = be32_at(h + 8);
+		pkt->tcp_flags = h[13];
+		pkt->tcp_win = be16_at(h + 14);
 		pkt->transport = TR_TCP;
 		pkt->payload = rd_ptr(&r);
 		pkt->payload_len = (uint32_t)rd_left(&r);
@@ -58,15 +63,15 @@ void decode_l4(const uint8_t *l4, uint32_t len, struct packet *pkt, struct decod
 		break;
 	}
 	case 17: {
-		pkt->sport = rd_be16(&r);
-		pkt->dport = rd_be16(&r);
-		uint16_t ulen = rd_be16(&r);
-		rd_skip(&r, 2);
-		if (!rd_ok(&r)) {
+		uint8_t h[8];
+		if (!rd_copy(&r, h, sizeof h)) {
 			st->bad_l4++;
 			pkt->transport = TR_OTHER;
 			return;
 		}
+		pkt->sport = be16_at(h);
+		pkt->dport = be16_at(h + 2);
+		uint16_t ulen = be16_at(h + 4);
 		pkt->transport = TR_UDP;
 		pkt->payload = rd_ptr(&r);
 		size_t avail = rd_left(&r);
@@ -155,23 +160,25 @@ int decode_ip(const uint8_t *l3, uint32_t len, struct packet *pkt, struct decode
 	v >>= 4;
 	pkt->fragment = false;
 	if (v == 4) {
-		uint8_t vihl = rd_u8(&r);
-		rd_skip(&r, 1);
-		uint16_t tot = rd_be16(&r);
-		uint16_t ipid = rd_be16(&r);
-		uint16_t frag = rd_be16(&r);
-		pkt->ttl = rd_u8(&r);
-		pkt->ip_proto = rd_u8(&r);
-		rd_skip(&r, 2);
-		memset(pkt->src_ip, 0, 16);
-		memset(pkt->dst_ip, 0, 16);
-		rd_copy(&r, pkt->src_ip, 4);
-		rd_copy(&r, pkt->dst_ip, 4);
-		size_t ihl = (size_t)(vihl & 0xf) * 4;
-		if (!rd_ok(&r) || ihl < 20 || tot < ihl || !rd_skip(&r, ihl - 20)) {
+		uint8_t h[20];
+		size_t ihl = 0;
+		uint16_t tot = 0;
+		if (rd_copy(&r, h, sizeof h)) {
+			ihl = (size_t)(h[0] & 0xf) * 4;
+			tot = be16_at(h + 2);
+		}
+		if (ihl < 20 || tot < ihl || !rd_skip(&r, ihl - 20)) {
 			st->bad_ip++;
 			return -1;
 		}
+		uint16_t ipid = be16_at(h + 4);
+		uint16_t frag = be16_at(h + 6);
+		pkt->ttl = h[8];
+		pkt->ip_proto = h[9];
+		memset(pkt->src_ip, 0, 16); /* an outer IPv6 header may have filled them */
+		memset(pkt->dst_ip, 0, 16);
+		memcpy(pkt->src_ip, h + 12, 4);
+		memcpy(pkt->dst_ip, h + 16, 4);
 		pkt->ip_version = 4;
 		st->ipv4++;
 		size_t body = tot - ihl;
@@ -292,13 +299,16 @@ static int decode_ether(struct rd r, struct packet *pkt, struct decode_stats *st
 	pkt->vlan = pkt->vlan_inner = 0;
 	pkt->ip_version = 0;
 	pkt->transport = TR_NONE;
-	rd_copy(&r, pkt->dst_mac, 6);
-	rd_copy(&r, pkt->src_mac, 6);
-	uint16_t et = rd_be16(&r);
-	if (!rd_ok(&r)) {
+	uint8_t h[14];
+	if (!rd_copy(&r, h, sizeof h)) {
+		memset(pkt->dst_mac, 0, 6);
+		memset(pkt->src_mac, 0, 6);
 		st->bad_l2++;
 		return -1;
 	}
+	memcpy(pkt->dst_mac, h, 6);
+	memcpy(pkt->src_mac, h + 6, 6);
+	uint16_t et = be16_at(h + 12);
 	pkt->has_mac = true;
 	st->eth++;
 	for (int tags = 0; (et == ETH_VLAN || et == ETH_QINQ || et == ETH_QINQ_OLD) && tags < 4; tags++) {

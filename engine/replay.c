@@ -29,6 +29,8 @@
 #include "stats.h"
 #include "worker.h"
 
+#define REPLAY_READ_BUF (1u << 20)
+
 static double now_s(void)
 {
 	struct timespec ts;
@@ -138,7 +140,10 @@ static int replay_file(struct replay_run *rr, const char *path)
 		fprintf(stderr, "otsensor: %s: cannot open: %s\n", path, strerror(errno));
 		return -2;
 	}
-	setvbuf(fp, NULL, _IOFBF, 1u << 20);
+	/* reads of a megabyte, not of st_blksize (glibc ignores the size without a buffer) */
+	char *iobuf = malloc(REPLAY_READ_BUF);
+	if (iobuf)
+		setvbuf(fp, iobuf, _IOFBF, REPLAY_READ_BUF);
 	/* only this thread reads the stream: libpcap's two freads per frame need not lock it */
 	__fsetlocking(fp, FSETLOCKING_BYCALLER);
 	/* classic pcap records have a fixed 16-byte header, so the end of the last good record
@@ -151,6 +156,7 @@ static int replay_file(struct replay_run *rr, const char *path)
 	if (!p) {
 		fprintf(stderr, "otsensor: %s: not a readable pcap or pcapng file: %s\n", path, errbuf);
 		fclose(fp);
+		free(iobuf);
 		return -2;
 	}
 	int lt = pcap_datalink(p);
@@ -158,6 +164,7 @@ static int replay_file(struct replay_run *rr, const char *path)
 		fprintf(stderr, "otsensor: %s: link type %d (%s) is not supported\n", path, lt,
 			pcap_datalink_val_to_name(lt) ? pcap_datalink_val_to_name(lt) : "unknown");
 		pcap_close(p);
+		free(iobuf);
 		return -1; /* a real capture, of a link we do not decode: not the user's mistake */
 	}
 	struct pcap_pkthdr *h;
@@ -179,6 +186,7 @@ static int replay_file(struct replay_run *rr, const char *path)
 		status = -1;
 	}
 	pcap_close(p); /* closes fp */
+	free(iobuf);
 	end_of_file(rr);
 	return status;
 }
