@@ -3,34 +3,47 @@
 
 The benchmark suite's AF_XDP line (bench.py imports measure() and line()); also runs alone:
 
-  xdp_rate.py --otsensor BIN --pcap FILE [--seconds S] [--json]
+  xdp_rate.py --otsensor BIN --pcap FILE [--blast BIN] [--seconds S] [--json]
 
 A veth pair is made with its monitored end in a network namespace of its own (IPv6 off on
 both ends, so the kernel sends nothing itself); `otsensor run` captures that end with
-`[capture] backend = afxdp`, one queue, one worker, and tcpreplay sends the capture from the
-other end (preloaded, looped, for S seconds), then the sensor is stopped with SIGTERM and
+`[capture] backend = afxdp`, one queue, one worker, and veth-blast (tests/bench/veth-blast.c,
+found by --blast, else $VETH_BLAST, which the bench test sets, else beside the otsensor
+binary in tests/bench/) sends the first SLICE frames of the capture from the other end,
+loaded into memory once, looped, for S seconds; then the sensor is stopped with SIGTERM and
 its final `--emit stats` record read. Measurements, each with a fresh sensor:
 
   1. `--mbps 1000` with xdp_mode = auto: native XDP (zero-copy, then copy) and generic (skb)
      mode only when the kernel refuses native on the veth; the sensor says which it got;
-  2. `--topspeed` in the same mode (as fast as tcpreplay sends);
+  2. top speed in the same mode (as fast as veth-blast sends);
   3. `--mbps 1000` in the other mode (skb if 1 ran native), for comparison.
 
-Per measurement: packets sent and the rate reached (tcpreplay's own report, frame bytes
-without preamble, inter-frame gap or FCS), packets the sensor received (per socket and per
-worker), every drop counter of the stats record (kernel, nic, ring_full), frames the sensor
-did not see (sent - received), the veth's receive counters on the monitored end, and its
-transmit counter, which must not move (the sensor never transmits).
+The sender depends on the mode. Native: `veth-blast --via xdp`, frames made by an XDP
+program in the kernel's live-frames test run and handed to the monitored end's XDP program
+as xdp_frames, no socket buffer on the way (a 2-core VM sends ~2.4 M frames/s, 1.5 Gbit/s of
+plant traffic, this way); if the kernel refuses that (before 5.18) it falls back to the
+next. Generic (skb): `veth-blast --via packet`, sendmmsg() on an AF_PACKET socket with
+PACKET_QDISC_BYPASS (frames must become socket buffers for generic XDP anyway; ~600k
+frames/s, ~380 Mbit/s on that VM; tcpreplay, one system call a frame, ~500k).
 
-Rates are what tcpreplay reaches on this machine (one core sending through PF_PACKET into a
-veth): when it is below 1 Gbit/s the line says so; the target is then not measured, and the
-line says whether the sensor kept up with what was sent.
+Per measurement: packets sent and the rate reached (veth-blast's own report, frame bytes
+without preamble, inter-frame gap or FCS, from the start to the last frame), packets the
+sensor received (per socket and per worker), every drop counter of the stats record
+(kernel: the AF_XDP socket's rx_dropped + rx_ring_full; nic; ring_full: the worker input
+ring, software split only), frames the sensor did not see (sent - received), the veth's
+receive counters on the monitored end (rx_dropped counts the AF_XDP socket's drops in
+native mode, and copies the veth refused to the sender, which sent them again, counted in
+retries), and its transmit counter, which must not move (the sensor never transmits).
+
+When the sender stays below 1 Gbit/s the line says so; the target is then not measured,
+and the line says whether the sensor kept up with what was sent.
 
 Never fails on timing or drops. Exit status (alone): 0 measured or skipped (the reason on
-the "skipped:" line: not root, no tcpreplay or ip, no afxdp backend in this build, the
-kernel refuses AF_XDP), 1 broken setup (the sensor did not start, crashed, exited non-zero
-or wrote no stats record, tcpreplay failed, or the sensor transmitted). The namespace and
-the veth pair are deleted in every case, also on SIGTERM/SIGINT.
+the "skipped:" line: not root, no ip, no veth-blast (built only with libbpf), no afxdp
+backend in this build, the kernel refuses AF_XDP), 1 broken setup (the sensor did not
+start, crashed, exited non-zero or wrote no stats record, veth-blast failed, or the sensor
+transmitted). The namespace and the veth pair are deleted in every case, also on
+SIGTERM/SIGINT.
 """
 import argparse
 import json
@@ -47,7 +60,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'
 import netns  # noqa: E402  (tests/netns.py)
 
 TARGET_MBPS = 1000
-SLICE = 100000  # packets of the capture tcpreplay loops over
+SLICE = 100000  # frames of the capture veth-blast loops over (in memory, and in BPF maps)
 
 
 class Skipped(Exception):
@@ -85,13 +98,20 @@ def Veth():
         raise SetupFailed(str(e))
 
 
-def probe(otsensor):
+def find_blast(otsensor, blast=None):
+    """the veth-blast binary: `blast`, else $VETH_BLAST, else tests/bench/veth-blast beside otsensor"""
+    return (blast or os.environ.get('VETH_BLAST')
+            or os.path.join(os.path.dirname(os.path.abspath(otsensor)), 'tests', 'bench', 'veth-blast'))
+
+
+def probe(otsensor, blast):
     """None when this machine can run the measurement, else the reason it cannot."""
     if os.geteuid() != 0:
         return 'needs root (network namespace, veth pair, XDP program)'
-    for prog in ('tcpreplay', 'ip'):
-        if not shutil.which(prog):
-            return '%s is not installed' % prog
+    if not shutil.which('ip'):
+        return 'ip is not installed'
+    if not os.access(blast, os.X_OK):
+        return 'no sender %s (tests/bench/veth-blast is built only with libbpf-dev)' % blast
     with tempfile.TemporaryDirectory(prefix='ots-xdp-probe-') as tmp:
         cfg = os.path.join(tmp, 'probe.ini')
         with open(cfg, 'w') as f:
@@ -103,14 +123,17 @@ def probe(otsensor):
     return None
 
 
-def parse_tcpreplay(text):
-    m = re.search(r'Actual: (\d+) packets \((\d+) bytes\) sent in ([\d.]+) seconds', text)
-    r = re.search(r'Rated: ([\d.]+) Bps, ([\d.]+) Mbps, ([\d.]+) pps', text)
-    fail = re.search(r'Failed packets:\s+(\d+)', text)
-    if not m or not r:
-        raise SetupFailed('tcpreplay: no "Actual:"/"Rated:" report in:\n' + text[-2000:])
+BLAST_RE = re.compile(r'sent (\d+) packets (\d+) bytes in ([\d.]+) s: ([\d.]+) Mbit/s, ([\d.]+) pps, '
+                      r'retries (\d+), loops (\d+), target ([\d.]+) Mbit/s, via (\w+)')
+
+
+def parse_blast(text):
+    m = BLAST_RE.search(text)
+    if not m:
+        raise SetupFailed('veth-blast: no "sent ..." report in:\n' + text[-2000:])
     return {'sent': int(m.group(1)), 'sent_bytes': int(m.group(2)), 'send_seconds': float(m.group(3)),
-            'mbps': float(r.group(2)), 'pps': float(r.group(3)), 'send_failed': int(fail.group(1)) if fail else 0}
+            'mbps': float(m.group(4)), 'pps': float(m.group(5)), 'retries': int(m.group(6)),
+            'loops': int(m.group(7)), 'via': m.group(9)}
 
 
 def pcap_slice(src, dst, limit):
@@ -136,8 +159,27 @@ def pcap_slice(src, dst, limit):
     return n
 
 
-def one_run(otsensor, pcap, veth, tmp, xdp_mode, rate_args, seconds, log):
-    """One sensor on veth.mon for one tcpreplay run; the measurement's dict."""
+def _send(blast, via, mbps, seconds, feed, pcap):
+    """one veth-blast run: (exit status, its output, argv)"""
+    argv = [blast, '--via', via] + (['--mbps', str(mbps)] if mbps else []) + ['--seconds', str(seconds), feed, pcap]
+    feeder = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              stdin=subprocess.DEVNULL, env=_tool_env())
+    try:
+        text, _ = feeder.communicate(timeout=seconds + 120)
+    except subprocess.TimeoutExpired:
+        feeder.kill()
+        feeder.communicate()
+        raise SetupFailed('veth-blast did not end within %d s: %s' % (seconds + 120, ' '.join(argv)))
+    finally:
+        if feeder.poll() is None:  # interrupted (SIGTERM/SIGINT of this process)
+            feeder.kill()
+            feeder.wait()
+    return feeder.returncode, text, argv
+
+
+def one_run(otsensor, blast, pcap, veth, tmp, xdp_mode, mbps, seconds, log, sender):
+    """One sensor on veth.mon for one veth-blast run (`mbps` None: top speed); the
+    measurement's dict. sender['xdp'] False: the kernel refused --via xdp once already."""
     state = tempfile.mkdtemp(prefix='state-', dir=tmp)
     cfg = os.path.join(tmp, 'sensor.ini')
     with open(cfg, 'w') as f:
@@ -148,7 +190,6 @@ def one_run(otsensor, pcap, veth, tmp, xdp_mode, rate_args, seconds, log):
     with open(out_path, 'w') as out, open(err_path, 'w') as err:
         p = subprocess.Popen(['ip', 'netns', 'exec', veth.ns, otsensor, 'run', '--config', cfg, '--emit', 'stats'],
                              stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=_tool_env())
-    feeder = None
     try:
         t0 = time.monotonic()
         ready = False
@@ -168,19 +209,21 @@ def one_run(otsensor, pcap, veth, tmp, xdp_mode, rate_args, seconds, log):
         with open(err_path) as f:
             m = re.search(r'AF_XDP in (\w+) mode', f.read())
         mode = m.group(1) if m else '?'
-        # preloaded (-K: reading the file is not what is measured), looped, for `seconds`
-        argv = ['tcpreplay', '-i', veth.feed, '-K', '--loop', '0', '--duration', str(seconds)] + rate_args + [pcap]
-        feeder = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                  stdin=subprocess.DEVNULL)
-        try:
-            text, _ = feeder.communicate(timeout=seconds + 120)
-        except subprocess.TimeoutExpired:
-            feeder.kill()
-            feeder.communicate()
-            raise SetupFailed('tcpreplay did not end within %d s: %s' % (seconds + 120, ' '.join(argv)))
-        if feeder.returncode:
-            raise SetupFailed('tcpreplay: exit status %d: %s\n%s' % (feeder.returncode, ' '.join(argv), text[-2000:]))
-        sent = parse_tcpreplay(text)
+        # native XDP takes xdp_frames straight from the veth peer; generic XDP needs socket buffers
+        via = 'xdp' if mode in ('zerocopy', 'copy') and sender['xdp'] else 'packet'
+        rc, text, argv = _send(blast, via, mbps, seconds, veth.feed, pcap)
+        if rc == 3 and via == 'xdp':
+            # nothing was sent: the kernel cannot run the XDP sender, AF_PACKET it is
+            sender['xdp'] = False
+            why = text.strip().splitlines()[-1] if text.strip() else 'exit status 3'
+            sender['note'] = ('veth-blast --via xdp: refused by the kernel (%s); sending --via packet '
+                              '(socket buffers: slower)' % why)
+            log('  ' + sender['note'])
+            via = 'packet'
+            rc, text, argv = _send(blast, via, mbps, seconds, veth.feed, pcap)
+        if rc:
+            raise SetupFailed('veth-blast: exit status %d: %s\n%s' % (rc, ' '.join(argv), text[-2000:]))
+        sent = parse_blast(text)
         time.sleep(1)  # the last frames reach the socket; at SIGTERM the worker drains its ring
         if p.poll() is not None:
             with open(err_path) as f:
@@ -192,9 +235,6 @@ def one_run(otsensor, pcap, veth, tmp, xdp_mode, rate_args, seconds, log):
         except subprocess.TimeoutExpired:
             raise SetupFailed('the sensor did not stop within 60 s of SIGTERM')
     finally:
-        if feeder and feeder.poll() is None:
-            feeder.kill()
-            feeder.wait()
         if p.poll() is None:
             p.kill()
             p.wait()
@@ -218,7 +258,7 @@ def one_run(otsensor, pcap, veth, tmp, xdp_mode, rate_args, seconds, log):
     received = sum(i.get('received', 0) for i in st['interfaces'])
     res = dict(sent)
     res.update({
-        'started': True, 'mode': mode, 'rate': ' '.join(rate_args), 'seconds': seconds,
+        'started': True, 'mode': mode, 'rate': '--mbps %d' % mbps if mbps else '--topspeed', 'seconds': seconds,
         'received': received, 'worker_packets': st.get('packets', 0),
         'kernel': st['drops'].get('kernel', 0), 'nic': st['drops'].get('nic', 0),
         'ring_full': st['drops'].get('ring_full', 0),
@@ -235,23 +275,26 @@ def one_run(otsensor, pcap, veth, tmp, xdp_mode, rate_args, seconds, log):
                           % (res['tx_before'], res['tx_after']))
     if res['xdp_left']:
         raise SetupFailed('the sensor left its XDP program on %s' % veth.mon)
-    log('  afxdp %s mode, tcpreplay %s: sent %d in %.2f s (%.1f Mbit/s, %.0f pps), received %d, drops %s'
-        % (mode, res['rate'], res['sent'], res['send_seconds'], res['mbps'], res['pps'], received,
-           json.dumps(st['drops'])))
+    log('  afxdp %s mode, veth-blast --via %s %s: sent %d in %.2f s (%.1f Mbit/s, %.0f pps, retries %d), '
+        'received %d, drops %s, veth rx %d rx_dropped %d'
+        % (mode, res['via'], res['rate'], res['sent'], res['send_seconds'], res['mbps'], res['pps'], res['retries'],
+           received, json.dumps(st['drops']), res['veth_rx'], res['veth_rx_dropped']))
     return res
 
 
-def measure(otsensor, pcap, seconds=10, log=print):
+def measure(otsensor, pcap, seconds=10, log=print, blast=None):
     """Every measurement (see the module's text): {'skipped': reason} or {'runs': [...]};
-    raises SetupFailed when the setup is broken."""
+    raises SetupFailed when the setup is broken. blast: the veth-blast binary (find_blast)."""
     if not os.access(otsensor, os.X_OK):
         raise SetupFailed('no otsensor binary %s' % otsensor)
-    why = probe(otsensor)
+    blast = find_blast(otsensor, blast)
+    why = probe(otsensor, blast)
     if why:
         return {'skipped': why}
     if not os.path.exists(pcap):
         raise SetupFailed('no capture %s' % pcap)
     runs, notes = [], []
+    sender = {'xdp': True, 'note': None}
     veth = None
 
     def stop(signum, frame):
@@ -260,14 +303,14 @@ def measure(otsensor, pcap, seconds=10, log=print):
     old = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         with tempfile.TemporaryDirectory(prefix='ots-xdp-rate-') as tmp:
-            # tcpreplay checks --duration only between loops of its file: a slice of the
-            # capture, looped, stops within a fraction of a second of it
+            # veth-blast holds the frames it loops over in memory (and, --via xdp, in BPF
+            # maps): a slice of the capture, not all of it
             piece = os.path.join(tmp, 'slice.pcap')
             if pcap_slice(pcap, piece, SLICE) < 1:
                 raise SetupFailed('%s: no packets' % pcap)
             pcap = piece
             veth = Veth()
-            first = one_run(otsensor, pcap, veth, tmp, 'auto', ['--mbps', str(TARGET_MBPS)], seconds, log)
+            first = one_run(otsensor, blast, pcap, veth, tmp, 'auto', TARGET_MBPS, seconds, log, sender)
             if not first['started']:
                 refused = ('no AF_XDP socket' in first['stderr'])
                 if refused:
@@ -276,13 +319,13 @@ def measure(otsensor, pcap, seconds=10, log=print):
                                   % (first['status'], first['stderr'][-2000:]))
             runs.append(first)
             native = first['mode'] in ('zerocopy', 'copy')
-            top = one_run(otsensor, pcap, veth, tmp, first['mode'], ['--topspeed'], seconds, log)
+            top = one_run(otsensor, blast, pcap, veth, tmp, first['mode'], None, seconds, log, sender)
             if not top['started']:
                 raise SetupFailed('otsensor run (afxdp, %s mode) did not start the second time (status %s):\n%s'
                                   % (first['mode'], top['status'], top['stderr'][-2000:]))
             runs.append(top)
             other = 'skb' if native else 'copy'
-            r = one_run(otsensor, pcap, veth, tmp, other, ['--mbps', str(TARGET_MBPS)], seconds, log)
+            r = one_run(otsensor, blast, pcap, veth, tmp, other, TARGET_MBPS, seconds, log, sender)
             if r['started']:
                 runs.append(r)
             else:
@@ -290,6 +333,8 @@ def measure(otsensor, pcap, seconds=10, log=print):
                              % (other, r['stderr'].strip().splitlines()[-1] if r['stderr'].strip()
                                 else 'status %s' % r['status']))
                 log('  ' + notes[-1])
+            if sender['note']:
+                notes.append(sender['note'])
     except _Stop as e:
         raise SetupFailed('stopped by ' + str(e))
     finally:
@@ -307,31 +352,33 @@ def verdict(r):
         return 'SHORT: %d frames lost at %.0f Mbit/s' % (lost, r['mbps'])
     if r['mbps'] >= TARGET_MBPS * 0.99:
         return 'MET'
-    return ('not measured: tcpreplay reached only %.0f Mbit/s on this machine, not 1 Gbit/s; '
-            'no drops at that rate' % r['mbps'])
+    return ('not measured: veth-blast --via %s reached only %.0f Mbit/s on this machine, not 1 Gbit/s; '
+            'no drops at that rate' % (r['via'], r['mbps']))
 
 
 def line(r):
     """one line of the bench table per measurement"""
     label = 'afxdp 1 Gbit/s' if r['rate'].startswith('--mbps') else 'afxdp topspeed'
     kind = 'native' if r['mode'] in ('zerocopy', 'copy') else 'generic'
-    return ('%s, %s (%s): sent %d pkts in %.1f s at %.1f Mbit/s (%.0f pps), received %d, '
-            'drops kernel %d nic %d ring %d, unseen %d (veth rx_dropped %d, monitored tx %d) '
+    return ('%s, %s (%s), veth-blast --via %s: sent %d pkts in %.1f s at %.1f Mbit/s (%.0f pps, retries %d), '
+            'received %d, drops kernel %d nic %d ring %d, unseen %d (veth rx %d, rx_dropped %d, monitored tx %d) '
             '-> target no drops: %s'
-            % (label, kind, r['mode'], r['sent'], r['send_seconds'], r['mbps'], r['pps'], r['received'],
-               r['kernel'], r['nic'], r['ring_full'], r['missing'], r['veth_rx_dropped'],
-               r['tx_after'] - r['tx_before'], verdict(r)))
+            % (label, kind, r['mode'], r['via'], r['sent'], r['send_seconds'], r['mbps'], r['pps'], r['retries'],
+               r['received'], r['kernel'], r['nic'], r['ring_full'], r['missing'], r['veth_rx'],
+               r['veth_rx_dropped'], r['tx_after'] - r['tx_before'], verdict(r)))
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--otsensor', required=True)
     ap.add_argument('--pcap', required=True)
-    ap.add_argument('--seconds', type=int, default=10, help='seconds tcpreplay sends per measurement (default 10)')
+    ap.add_argument('--blast', help='the veth-blast binary (default: $VETH_BLAST, else tests/bench/veth-blast '
+                    'beside --otsensor)')
+    ap.add_argument('--seconds', type=int, default=10, help='seconds veth-blast sends per measurement (default 10)')
     ap.add_argument('--json', action='store_true', help='print the measurements as JSON too')
     a = ap.parse_args()
     try:
-        res = measure(a.otsensor, a.pcap, a.seconds)
+        res = measure(a.otsensor, a.pcap, a.seconds, blast=a.blast)
     except SetupFailed as e:
         print('xdp_rate: FAILED: %s' % e, file=sys.stderr)
         return 1
