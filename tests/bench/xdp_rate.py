@@ -3,7 +3,7 @@
 
 The benchmark suite's AF_XDP line (bench.py imports measure() and line()); also runs alone:
 
-  xdp_rate.py --otsensor BIN --pcap FILE [--blast BIN] [--seconds S] [--json]
+  xdp_rate.py --otsensor BIN --pcap FILE [--blast BIN] [--seconds S] [--rt-priority N] [--json]
 
 A veth pair is made with its monitored end in a network namespace of its own (IPv6 off on
 both ends, so the kernel sends nothing itself); `otsensor run` captures that end with
@@ -20,9 +20,10 @@ its final `--emit stats` record read. Measurements, each with a fresh sensor:
 
 The sender depends on the mode. Native: `veth-blast --via xdp`, frames made by an XDP
 program in the kernel's live-frames test run and handed to the monitored end's XDP program
-as xdp_frames, no socket buffer on the way (a 2-core VM sends ~2.4 M frames/s, 1.5 Gbit/s of
-plant traffic, this way); if the kernel refuses that (before 5.18) it falls back to the
-next. Generic (skb): `veth-blast --via packet`, sendmmsg() on an AF_PACKET socket with
+as xdp_frames, no socket buffer on the way (a 2-core VM sends 1.8-2.5 M frames/s, 1.2-1.6
+Gbit/s of plant traffic, this way; paced, the sender keeps the pace frame by frame and spins
+on its CPU in between); if the kernel refuses that (before 5.18) it falls back to --via
+packet and says so. Generic (skb): `veth-blast --via packet`, sendmmsg() on an AF_PACKET socket with
 PACKET_QDISC_BYPASS (frames must become socket buffers for generic XDP anyway; ~600k
 frames/s, ~380 Mbit/s on that VM; tcpreplay, one system call a frame, ~500k).
 
@@ -33,14 +34,24 @@ sensor received (per socket and per worker), every drop counter of the stats rec
 ring, software split only), frames the sensor did not see (sent - received), the veth's
 receive counters on the monitored end (rx_dropped counts the AF_XDP socket's drops in
 native mode, and copies the veth refused to the sender, which sent them again, counted in
-retries), and its transmit counter, which must not move (the sensor never transmits).
+retries), frames the veth refused (sent - its rx_packets: in native mode its 256-frame ring
+to the monitored end was full, the veth's NAPI not run in time on the sender's CPU; they
+never reached the monitored end), its transmit counter, which must not move (the sensor
+never transmits), and the CPU seconds the sensor used (all threads, up to SIGTERM). The
+verdict counts as lost by the sensor only frames that reached the monitored end.
+
+The AF_XDP socket drops frames when its RX ring is full: when the worker has not run for
+longer than the ring holds (16384 frames, 10 ms at 1 Gbit/s of plant frames). On a machine
+busy with other work that happens although the worker needs a fraction of a core on
+average; --rt-priority N (bench: BENCH_XDP_RT=N) runs the sensor SCHED_FIFO at priority N
+(chrt -f), which tells drops the machine's other load causes from the sensor's own.
 
 When the sender stays below 1 Gbit/s the line says so; the target is then not measured,
 and the line says whether the sensor kept up with what was sent.
 
 Never fails on timing or drops. Exit status (alone): 0 measured or skipped (the reason on
-the "skipped:" line: not root, no ip, no veth-blast (built only with libbpf), no afxdp
-backend in this build, the kernel refuses AF_XDP), 1 broken setup (the sensor did not
+the "skipped:" line: not root, no ip, no veth-blast (built only with libbpf), no chrt
+when asked for SCHED_FIFO, no afxdp backend in this build, the kernel refuses AF_XDP), 1 broken setup (the sensor did not
 start, crashed, exited non-zero or wrote no stats record, veth-blast failed, or the sensor
 transmitted). The namespace and the veth pair are deleted in every case, also on
 SIGTERM/SIGINT.
@@ -177,9 +188,20 @@ def _send(blast, via, mbps, seconds, feed, pcap):
     return feeder.returncode, text, argv
 
 
-def one_run(otsensor, blast, pcap, veth, tmp, xdp_mode, mbps, seconds, log, sender):
+def _cpu_seconds(pid):
+    """user + system CPU seconds of a running process (all its threads), None if gone"""
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            fields = f.read().rsplit(')', 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def one_run(otsensor, blast, pcap, veth, tmp, xdp_mode, mbps, seconds, log, sender, rt_priority=0):
     """One sensor on veth.mon for one veth-blast run (`mbps` None: top speed); the
-    measurement's dict. sender['xdp'] False: the kernel refused --via xdp once already."""
+    measurement's dict. sender['xdp'] False: the kernel refused --via xdp once already.
+    rt_priority > 0: the sensor runs SCHED_FIFO at that priority (chrt -f)."""
     state = tempfile.mkdtemp(prefix='state-', dir=tmp)
     cfg = os.path.join(tmp, 'sensor.ini')
     with open(cfg, 'w') as f:
@@ -188,7 +210,8 @@ def one_run(otsensor, blast, pcap, veth, tmp, xdp_mode, mbps, seconds, log, send
     out_path, err_path = os.path.join(tmp, 'run.jsonl'), os.path.join(tmp, 'run.err')
     before = veth.counters()
     with open(out_path, 'w') as out, open(err_path, 'w') as err:
-        p = subprocess.Popen(['ip', 'netns', 'exec', veth.ns, otsensor, 'run', '--config', cfg, '--emit', 'stats'],
+        rt = ['chrt', '-f', str(rt_priority)] if rt_priority > 0 else []
+        p = subprocess.Popen(rt + ['ip', 'netns', 'exec', veth.ns, otsensor, 'run', '--config', cfg, '--emit', 'stats'],
                              stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=_tool_env())
     try:
         t0 = time.monotonic()
@@ -229,6 +252,7 @@ def one_run(otsensor, blast, pcap, veth, tmp, xdp_mode, mbps, seconds, log, send
             with open(err_path) as f:
                 raise SetupFailed('otsensor run (afxdp, %s mode) ended during the replay, status %d:\n%s'
                                   % (mode, p.returncode, f.read()[-2000:]))
+        cpu_s = _cpu_seconds(p.pid)  # chrt and ip netns exec exec the sensor: its pid
         p.send_signal(signal.SIGTERM)
         try:
             p.wait(timeout=60)
@@ -268,27 +292,44 @@ def one_run(otsensor, blast, pcap, veth, tmp, xdp_mode, mbps, seconds, log, send
         'veth_rx_dropped': after['rx_dropped'] - before['rx_dropped'],
         'tx_before': before['tx_packets'], 'tx_after': after['tx_packets'],
         'xdp_left': veth.xdp_attached(),
+        'sensor_cpu_s': cpu_s, 'rt_priority': rt_priority,
     })
     res['drops'] = res['kernel'] + res['nic'] + res['ring_full']
+    # frames the veth did not take from the sender (native: its 256-frame ring to the
+    # monitored end was full, its NAPI not run in time on the sender's CPU): they never
+    # reached the monitored end, the sensor could not see them
+    res['veth_refused'] = max(0, res['sent'] - res['veth_rx'])
+    # frames that reached the monitored end and not the sensor
+    res['sensor_lost'] = max(res['drops'], res['veth_rx'] - received, 0)
+    res['reached_mbps'] = res['mbps'] * res['veth_rx'] / res['sent'] if res['sent'] else 0.0
     if res['tx_after'] != res['tx_before']:
         raise SetupFailed('the monitored interface transmitted while the sensor ran (tx_packets %d -> %d)'
                           % (res['tx_before'], res['tx_after']))
     if res['xdp_left']:
         raise SetupFailed('the sensor left its XDP program on %s' % veth.mon)
     log('  afxdp %s mode, veth-blast --via %s %s: sent %d in %.2f s (%.1f Mbit/s, %.0f pps, retries %d), '
-        'received %d, drops %s, veth rx %d rx_dropped %d'
+        'received %d, drops %s, veth rx %d rx_dropped %d, sensor CPU %s s'
         % (mode, res['via'], res['rate'], res['sent'], res['send_seconds'], res['mbps'], res['pps'], res['retries'],
-           received, json.dumps(st['drops']), res['veth_rx'], res['veth_rx_dropped']))
+           received, json.dumps(st['drops']), res['veth_rx'], res['veth_rx_dropped'],
+           '?' if cpu_s is None else '%.1f' % cpu_s))
     return res
 
 
-def measure(otsensor, pcap, seconds=10, log=print, blast=None):
+def measure(otsensor, pcap, seconds=10, log=print, blast=None, rt_priority=None):
     """Every measurement (see the module's text): {'skipped': reason} or {'runs': [...]};
-    raises SetupFailed when the setup is broken. blast: the veth-blast binary (find_blast)."""
+    raises SetupFailed when the setup is broken. blast: the veth-blast binary (find_blast);
+    rt_priority: SCHED_FIFO priority of the sensor, 0 none (default $BENCH_XDP_RT, else 0)."""
+    if rt_priority is None:
+        try:
+            rt_priority = int(os.environ.get('BENCH_XDP_RT', '0') or 0)
+        except ValueError:
+            raise SetupFailed('BENCH_XDP_RT=%r: not a number' % os.environ['BENCH_XDP_RT'])
     if not os.access(otsensor, os.X_OK):
         raise SetupFailed('no otsensor binary %s' % otsensor)
     blast = find_blast(otsensor, blast)
     why = probe(otsensor, blast)
+    if not why and rt_priority > 0 and not shutil.which('chrt'):
+        why = 'chrt is not installed (util-linux), needed for a SCHED_FIFO sensor'
     if why:
         return {'skipped': why}
     if not os.path.exists(pcap):
@@ -310,7 +351,7 @@ def measure(otsensor, pcap, seconds=10, log=print, blast=None):
                 raise SetupFailed('%s: no packets' % pcap)
             pcap = piece
             veth = Veth()
-            first = one_run(otsensor, blast, pcap, veth, tmp, 'auto', TARGET_MBPS, seconds, log, sender)
+            first = one_run(otsensor, blast, pcap, veth, tmp, 'auto', TARGET_MBPS, seconds, log, sender, rt_priority)
             if not first['started']:
                 refused = ('no AF_XDP socket' in first['stderr'])
                 if refused:
@@ -319,13 +360,13 @@ def measure(otsensor, pcap, seconds=10, log=print, blast=None):
                                   % (first['status'], first['stderr'][-2000:]))
             runs.append(first)
             native = first['mode'] in ('zerocopy', 'copy')
-            top = one_run(otsensor, blast, pcap, veth, tmp, first['mode'], None, seconds, log, sender)
+            top = one_run(otsensor, blast, pcap, veth, tmp, first['mode'], None, seconds, log, sender, rt_priority)
             if not top['started']:
                 raise SetupFailed('otsensor run (afxdp, %s mode) did not start the second time (status %s):\n%s'
                                   % (first['mode'], top['status'], top['stderr'][-2000:]))
             runs.append(top)
             other = 'skb' if native else 'copy'
-            r = one_run(otsensor, blast, pcap, veth, tmp, other, TARGET_MBPS, seconds, log, sender)
+            r = one_run(otsensor, blast, pcap, veth, tmp, other, TARGET_MBPS, seconds, log, sender, rt_priority)
             if r['started']:
                 runs.append(r)
             else:
@@ -347,11 +388,13 @@ def measure(otsensor, pcap, seconds=10, log=print, blast=None):
 
 def verdict(r):
     """the target's verdict for one measurement"""
-    lost = max(r['drops'], r['missing'])
-    if lost:
-        return 'SHORT: %d frames lost at %.0f Mbit/s' % (lost, r['mbps'])
-    if r['mbps'] >= TARGET_MBPS * 0.99:
+    if r['sensor_lost']:
+        return 'SHORT: %d frames lost by the sensor at %.0f Mbit/s' % (r['sensor_lost'], r['reached_mbps'])
+    if r['reached_mbps'] >= TARGET_MBPS * 0.99:
         return 'MET'
+    if r['veth_refused']:
+        return ('not measured: %.0f Mbit/s reached the monitored end (the veth refused %d frames on the '
+                'sender\'s side); no drops at that rate' % (r['reached_mbps'], r['veth_refused']))
     return ('not measured: veth-blast --via %s reached only %.0f Mbit/s on this machine, not 1 Gbit/s; '
             'no drops at that rate' % (r['via'], r['mbps']))
 
@@ -360,12 +403,15 @@ def line(r):
     """one line of the bench table per measurement"""
     label = 'afxdp 1 Gbit/s' if r['rate'].startswith('--mbps') else 'afxdp topspeed'
     kind = 'native' if r['mode'] in ('zerocopy', 'copy') else 'generic'
+    if r.get('rt_priority'):
+        kind += ', sensor SCHED_FIFO %d' % r['rt_priority']
+    cpu = '?' if r.get('sensor_cpu_s') is None else '%.1f' % r['sensor_cpu_s']
     return ('%s, %s (%s), veth-blast --via %s: sent %d pkts in %.1f s at %.1f Mbit/s (%.0f pps, retries %d), '
-            'received %d, drops kernel %d nic %d ring %d, unseen %d (veth rx %d, rx_dropped %d, monitored tx %d) '
-            '-> target no drops: %s'
+            'received %d, drops kernel %d nic %d ring %d, unseen %d (veth rx %d, rx_dropped %d, refused %d, '
+            'monitored tx %d), sensor CPU %s s -> target no drops: %s'
             % (label, kind, r['mode'], r['via'], r['sent'], r['send_seconds'], r['mbps'], r['pps'], r['retries'],
                r['received'], r['kernel'], r['nic'], r['ring_full'], r['missing'], r['veth_rx'],
-               r['veth_rx_dropped'], r['tx_after'] - r['tx_before'], verdict(r)))
+               r['veth_rx_dropped'], r['veth_refused'], r['tx_after'] - r['tx_before'], cpu, verdict(r)))
 
 
 def main():
@@ -375,10 +421,13 @@ def main():
     ap.add_argument('--blast', help='the veth-blast binary (default: $VETH_BLAST, else tests/bench/veth-blast '
                     'beside --otsensor)')
     ap.add_argument('--seconds', type=int, default=10, help='seconds veth-blast sends per measurement (default 10)')
+    ap.add_argument('--rt-priority', type=int, default=None,
+                    help='run the sensor SCHED_FIFO at this priority (chrt -f; default $BENCH_XDP_RT, else 0: '
+                    'not real-time): tells drops the machine\'s other load causes from the sensor\'s own')
     ap.add_argument('--json', action='store_true', help='print the measurements as JSON too')
     a = ap.parse_args()
     try:
-        res = measure(a.otsensor, a.pcap, a.seconds, blast=a.blast)
+        res = measure(a.otsensor, a.pcap, a.seconds, blast=a.blast, rt_priority=a.rt_priority)
     except SetupFailed as e:
         print('xdp_rate: FAILED: %s' % e, file=sys.stderr)
         return 1
