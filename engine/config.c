@@ -22,6 +22,7 @@ void config_defaults(struct config *c)
 	c->sensor.flow_timeout_s = 120;
 	c->sensor.tcp_timeout_s = 3600;
 	c->sensor.stream_buffers = 4096;
+	c->sensor.pin_cpus = true;
 	snprintf(c->capture.backend, sizeof c->capture.backend, "pcap");
 	c->capture.queues = 1;
 	c->capture.snaplen = 65535;
@@ -78,6 +79,13 @@ static int sensor_set(struct sensor_config *s, const char *key, const char *val,
 	UINT_KEY("flow_timeout", s->flow_timeout_s, 1, 86400)
 	UINT_KEY("tcp_timeout", s->tcp_timeout_s, 1, 7 * 86400)
 	UINT_KEY("stream_buffers", s->stream_buffers, 16, 1u << 20)
+	if (!strcmp(key, "pin_cpus")) {
+		if (conf_parse_bool(val, &s->pin_cpus)) {
+			snprintf(err, errlen, "'%s' is not true or false", val);
+			return CONF_BAD_VALUE;
+		}
+		return CONF_OK;
+	}
 	return CONF_UNKNOWN_KEY;
 }
 
@@ -245,6 +253,7 @@ int config_diff(const struct config *running, const struct config *next, struct 
 	DIFF_NUM("sensor", sa, sb, flow_timeout_s, "flow_timeout", true);
 	DIFF_NUM("sensor", sa, sb, tcp_timeout_s, "tcp_timeout", true);
 	DIFF_NUM("sensor", sa, sb, stream_buffers, "stream_buffers", true);
+	DIFF_NUM("sensor", sa, sb, pin_cpus, "pin_cpus", true);
 	const struct capture_config *ca = &running->capture, *cb = &next->capture;
 	DIFF_STR("capture", ca, cb, backend, "backend", true);
 	if (interfaces_differ(ca, cb))

@@ -40,6 +40,7 @@ struct sensor_config {
 	uint32_t flow_timeout_s;                /* idle timeout, packet time */
 	uint32_t tcp_timeout_s;
 	uint32_t stream_buffers;                /* reassembly buffers per worker */
+	bool pin_cpus;                          /* each worker on a CPU of its own (affinity.h) */
 };
 
 struct config {

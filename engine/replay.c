@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "affinity.h"
 #include "otstate.h"
 #include "replay.h"
 #include "state.h"
@@ -288,6 +289,23 @@ static void stats_record(const struct replay_run *rr, const struct state_thread 
 		fprintf(stderr, "otsensor: out of memory for the stats record\n");
 }
 
+/* Each worker on a CPU of its own, the reader (this thread) and the state thread on
+ * another, when there are enough ([sensor] pin_cpus); a refusal is only reported. */
+static void pin_threads(const struct config *cfg, const struct replay_run *rr, const struct state_thread *st)
+{
+	struct affinity_plan plan;
+	if (!cfg->sensor.pin_cpus || affinity_plan(rr->nworkers, &plan))
+		return;
+	int rc = affinity_pin(pthread_self(), plan.control_cpu);
+	if (!rc)
+		rc = affinity_pin(st->thread, plan.control_cpu);
+	for (int i = 0; !rc && i < rr->nworkers; i++)
+		rc = affinity_pin(rr->workers[i].thread, plan.worker_cpu[i]);
+	if (rc)
+		fprintf(stderr, "otsensor: cannot pin threads to CPUs (%s); they run where the kernel puts them\n",
+			strerror(rc));
+}
+
 int replay_main(const struct replay_opts *o, const struct config *cfg)
 {
 	registry_init();
@@ -353,6 +371,7 @@ int replay_main(const struct replay_opts *o, const struct config *cfg)
 	}
 	for (int i = 0; i < n; i++)
 		worker_start(&rr.workers[i], 0);
+	pin_threads(cfg, &rr, st);
 	double t0 = now_s(), cpu0 = thread_cpu_s();
 	for (int i = 0; i < o->nfiles; i++) {
 		int rc = replay_file(&rr, o->files[i]);
