@@ -133,6 +133,23 @@ static void end_of_file(struct replay_run *rr)
 	atomic_store_explicit(&rr->dispatched, ++rr->seq, memory_order_release);
 }
 
+/* where reading stands in a file: frames handed out, and the end of the last whole one */
+struct file_pos {
+	struct replay_run *rr;
+	int linktype;
+	uint64_t frameno, good_end;
+};
+
+/* libpcap's callback (pcap_dispatch hands over frames in batches, cheaper per frame
+ * than pcap_next_ex) */
+static void on_frame(u_char *user, const struct pcap_pkthdr *h, const u_char *data)
+{
+	struct file_pos *pos = (struct file_pos *)user;
+	pos->frameno++;
+	dispatch(pos->rr, pos->linktype, h, data, pos->frameno);
+	pos->good_end += 16 + (uint64_t)h->caplen;
+}
+
 static int replay_file(struct replay_run *rr, const char *path)
 {
 	char errbuf[PCAP_ERRBUF_SIZE] = "";
@@ -168,16 +185,11 @@ static int replay_file(struct replay_run *rr, const char *path)
 		free(iobuf);
 		return -1; /* a real capture, of a link we do not decode: not the user's mistake */
 	}
-	struct pcap_pkthdr *h;
-	const u_char *data;
-	uint64_t frameno = 0;
+	struct file_pos pos = { rr, lt, 0, 24 }; /* classic pcap: the file header */
 	int rc;
-	uint64_t good_end = 24; /* classic pcap: the file header */
-	while ((rc = pcap_next_ex(p, &h, &data)) == 1) {
-		frameno++;
-		dispatch(rr, lt, h, data, frameno);
-		good_end += 16 + (uint64_t)h->caplen;
-	}
+	while ((rc = pcap_dispatch(p, 4096, on_frame, (u_char *)&pos)) > 0)
+		;
+	uint64_t frameno = pos.frameno, good_end = pos.good_end;
 	int status = 0;
 	if (rc == PCAP_ERROR) {
 		if (pcapng) /* blocks vary in size: where the stream stood when reading failed */
@@ -291,7 +303,7 @@ static void stats_record(const struct replay_run *rr, const struct state_thread 
 
 /* Each worker on a CPU of its own, the reader (this thread) and the state thread on
  * another, when there are enough ([sensor] pin_cpus); a refusal is only reported. */
-static void pin_threads(const struct config *cfg, const struct replay_run *rr, const struct state_thread *st)
+static void pin_threads(const struct config *cfg, const struct replay_run *rr, struct state_thread *st)
 {
 	struct affinity_plan plan;
 	if (!cfg->sensor.pin_cpus || affinity_plan(rr->nworkers, &plan))
@@ -304,6 +316,8 @@ static void pin_threads(const struct config *cfg, const struct replay_run *rr, c
 	if (rc)
 		fprintf(stderr, "otsensor: cannot pin threads to CPUs (%s); they run where the kernel puts them\n",
 			strerror(rc));
+	else
+		state_share_cpu(st);
 }
 
 int replay_main(const struct replay_opts *o, const struct config *cfg)

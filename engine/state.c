@@ -120,7 +120,7 @@ static void take_reload(struct state_thread *s)
 	atomic_store_explicit(&s->reload_done, req, memory_order_release);
 }
 
-/* Drains while there is work; caught up, it looks again for STATE_SPINS rounds (a
+/* Drains while there is work; caught up, it looks again for s->spins rounds (a
  * replaying worker may be about to wait for it), then sleeps until a worker wakes it
  * or STATE_SLEEP_US pass. The sink's open transaction is committed after a sleep that
  * brought nothing new (the sink also commits by itself when it grows old), so under
@@ -142,7 +142,7 @@ static void *state_main(void *arg)
 			commit(s);
 			break;
 		}
-		if (++idle < STATE_SPINS) {
+		if (++idle < atomic_load_explicit(&s->spins, memory_order_relaxed)) {
 			cpu_relax();
 			continue;
 		}
@@ -165,6 +165,11 @@ static void *state_main(void *arg)
 	return NULL;
 }
 
+void state_share_cpu(struct state_thread *s)
+{
+	atomic_store_explicit(&s->spins, 0, memory_order_relaxed);
+}
+
 int state_start(struct state_thread *s, struct worker *workers, int n, unsigned emit, const struct state_sink *sink)
 {
 	memset(s, 0, sizeof *s);
@@ -177,6 +182,7 @@ int state_start(struct state_thread *s, struct worker *workers, int n, unsigned 
 		workers[i].state_wake = &s->wake;
 	/* replay's reader numbers the records it hands out (see worker.h) */
 	s->ordered = n > 1 && workers[0].dispatched;
+	atomic_init(&s->spins, STATE_SPINS);
 	if (outbuf_init(&s->out, 1u << 18))
 		return -1;
 	if (pthread_create(&s->thread, NULL, state_main, s)) {

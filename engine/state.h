@@ -49,6 +49,8 @@ struct state_thread {
 	bool ordered;               /* merge the workers' facts in record order (replay, n > 1) */
 	uint64_t facts, by_type[8], batches, sink_errors;
 	double cpu_s;               /* CPU time the thread used, set when it ends */
+	_Atomic unsigned spins;     /* empty looks before sleeping: STATE_SPINS, or 0 on a CPU it
+	                             * shares with the reader (state_share_cpu) */
 	/* SIGHUP: a request handed over by one other thread (run's main thread) with
 	 * state_reload and applied between batches; reload_done is the last one applied */
 	int (*reload_fn)(void *ctx, void *arg);
@@ -67,5 +69,8 @@ void state_stop(struct state_thread *s);
 int state_reload(struct state_thread *s, int (*fn)(void *ctx, void *arg), void *arg);
 /* true once the state thread has applied arg (what it replaced is no longer in use) */
 bool state_reload_applied(struct state_thread *s, const void *arg);
+/* The thread now shares its CPU with a busy thread (replay's reader): looking again
+ * while caught up would only take the CPU from it, so it sleeps at once. */
+void state_share_cpu(struct state_thread *s);
 
 #endif
