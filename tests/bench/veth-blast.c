@@ -25,7 +25,7 @@
  * path an ordinary sender (tcpreplay: one system call per frame) takes, batched; each
  * frame becomes a socket buffer, which costs the sending CPU about 1.7 us on a veth whose
  * peer runs XDP (the sender reaches ~600k frames/s on the 2-core development VM, --via
- * xdp ~2.4 M). A frame the kernel refuses for a moment (ENOBUFS: the veth dropped it, its
+ * xdp 1.6-2.5 M). A frame the kernel refuses for a moment (ENOBUFS: the veth dropped it, its
  * queue is stopped or the send buffer full) is sent again and counted in "retries" (the
  * veth counts the refused copy in its drops); a frame counts as sent once the kernel took it.
  *

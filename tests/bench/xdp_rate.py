@@ -20,8 +20,8 @@ its final `--emit stats` record read. Measurements, each with a fresh sensor:
 
 The sender depends on the mode. Native: `veth-blast --via xdp`, frames made by an XDP
 program in the kernel's live-frames test run and handed to the monitored end's XDP program
-as xdp_frames, no socket buffer on the way (a 2-core VM sends 1.8-2.5 M frames/s, 1.2-1.6
-Gbit/s of plant traffic, this way; paced, the sender keeps the pace frame by frame and spins
+as xdp_frames, no socket buffer on the way (a 2-core VM sends 1.6-2.5 M frames/s, 1.0-1.6
+Gbit/s of plant traffic, this way, depending on its other load; paced, the sender keeps the pace frame by frame and spins
 on its CPU in between); if the kernel refuses that (before 5.18) it falls back to --via
 packet and says so. Generic (skb): `veth-blast --via packet`, sendmmsg() on an AF_PACKET socket with
 PACKET_QDISC_BYPASS (frames must become socket buffers for generic XDP anyway; ~600k
