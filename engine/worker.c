@@ -97,7 +97,7 @@ static uint64_t fact_hash(const struct fact *f, const struct packet *p)
 	h = fnv1a(&f->vlan, sizeof f->vlan, h);
 	const struct fact_endpoint *srv = f->src_is_client ? &f->dst : &f->src;
 	const struct fact_endpoint *cli = f->src_is_client ? &f->src : &f->dst;
-	uint8_t ep[6 + 16 + 6 + 16 + 2];
+	uint8_t ep[6 + 16 + 6 + 16 + 2 + 2] = { 0 }; /* a whole number of words */
 	memcpy(ep, cli->mac, 6);
 	memcpy(ep + 6, cli->ip, 16);
 	memcpy(ep + 22, srv->mac, 6);
@@ -365,10 +365,16 @@ void pdu_put_s(struct dctx *ctx, const char *key, const char *s)
 
 static void count_pdu(struct worker *w, const char *proto)
 {
-	/* names are the dissectors' constants: the same pointer, nearly always */
+	/* names are the dissectors' constants: the same pointer, nearly always, and most
+	 * often the same protocol as the PDU before */
+	if (w->last_proto < w->nprotos && w->protos[w->last_proto].name == proto) {
+		w->protos[w->last_proto].pdus++;
+		return;
+	}
 	for (int i = 0; i < w->nprotos; i++) {
 		if (w->protos[i].name == proto) {
 			w->protos[i].pdus++;
+			w->last_proto = i;
 			return;
 		}
 	}
@@ -475,12 +481,8 @@ static void synth_packet(const struct flow *f, int dir, uint64_t frame, uint64_t
 	memcpy(p->dst_mac, f->mac[src_is_a ? 1 : 0], 6);
 }
 
-static const struct dissector *flow_dissector(struct worker *w, struct flow *f, const uint8_t *data, size_t len,
-					      bool to_server)
+static const struct dissector *probe_dissector(struct flow *f, const uint8_t *data, size_t len, bool to_server)
 {
-	(void)w;
-	if (f->dissector >= 0)
-		return dissectors[f->dissector];
 	if (f->dissector == -2 || !len)
 		return NULL;
 	const struct dissector *d = dissector_probe(dt_of(f->key.transport), data, len, to_server);
@@ -491,6 +493,14 @@ static const struct dissector *flow_dissector(struct worker *w, struct flow *f, 
 	if (++f->probes >= PROBE_LIMIT)
 		f->dissector = -2;
 	return NULL;
+}
+
+/* the flow's dissector, found by port or by probing its first bytes */
+static inline const struct dissector *flow_dissector(struct flow *f, const uint8_t *data, size_t len, bool to_server)
+{
+	if (f->dissector >= 0)
+		return dissectors[f->dissector];
+	return probe_dissector(f, data, len, to_server);
 }
 
 static void on_pdu(void *ctx, struct flow *f, int dir, const uint8_t *pdu, size_t len, bool gap, bool truncated)
@@ -518,7 +528,7 @@ static void on_bytes(void *ctx, struct flow *f, int dir, const uint8_t *data, si
 	struct worker *w = ctx;
 	w->bytes_frame = frame;
 	w->bytes_ts = ts_us;
-	const struct dissector *d = flow_dissector(w, f, data, len, dir == DIR_C2S);
+	const struct dissector *d = flow_dissector(f, data, len, dir == DIR_C2S);
 	if (!d)
 		return;
 	if (!d->pdu_len) { /* a protocol without framing: each delivery is a PDU */
@@ -628,7 +638,7 @@ static void handle_ip(struct worker *w, struct packet *p)
 		stream_segment(&w->sp, &w->ft.st, f, dir, p->seq, p->tcp_flags, p->payload, p->payload_len, p->frameno,
 			       p->ts_us, on_bytes, w);
 	} else if (p->transport == TR_UDP && p->payload_len) {
-		const struct dissector *d = flow_dissector(w, f, p->payload, p->payload_len, to_server);
+		const struct dissector *d = flow_dissector(f, p->payload, p->payload_len, to_server);
 		if (d) {
 			struct dctx *c = &w->dc;
 			ctx_setup(w, c, d, p, f, to_server);
