@@ -6,9 +6,9 @@ loop (pcap-loop), `otsensor replay --workers 1` and `--workers 2`, ndpiReader (D
 libndpi-bin) and `tshark -q` on a slice of the file; then a flow-scale run (a million
 concurrent TCP flows, each a SYN and one Modbus request) through `otsensor replay`;
 then live AF_XDP capture at (up to) 1 Gbit/s: `otsensor run` with the afxdp backend on one
-end of a veth pair, tcpreplay sending a slice of the plant capture into the other end
+end of a veth pair, veth-blast sending a slice of the plant capture into the other end
 (xdp_rate.py: `--mbps 1000` in native XDP mode, or generic when the kernel refuses native;
-`--topspeed`; `--mbps 1000` in the other mode), with the packets sent, the rate tcpreplay
+top speed; `--mbps 1000` in the other mode), with the packets sent, the rate the sender
 reached, the packets received and every drop counter. Prints packets/s, Gbit/s,
 ns/packet, CPU seconds and peak RSS per tool (median of the rounds), the ratios against the
 targets, the AF_XDP lines, and writes it all to bench-results.txt in --work-dir.
@@ -16,9 +16,9 @@ targets, the AF_XDP lines, and writes it all to bench-results.txt in --work-dir.
 It never fails on timing or drops: the exit status is 1 only when a tool crashes, exits
 non-zero or processes nothing (or fewer packets than the file holds), or the AF_XDP setup
 is broken (the sensor does not start or stop cleanly, writes no stats record, transmits,
-or tcpreplay fails). Captures are cached in --work-dir (their names carry their size), so
+or veth-blast fails). Captures are cached in --work-dir (their names carry their size), so
 only the first run pays for generating them. Missing peers (ndpiReader, tshark) are
-reported as such and skipped; so is the AF_XDP run without root, tcpreplay or the afxdp
+reported as such and skipped; so is the AF_XDP run without root, veth-blast or the afxdp
 backend ("skipped: <reason>").
 
 Usage: bench.py --otsensor BIN --gen-plant BIN --pcap-loop BIN --work-dir DIR
@@ -286,7 +286,7 @@ def main():
                     help="concurrent flows in the flow-scale run (default 1000000)")
     ap.add_argument("--no-flow-scale", action="store_true")
     ap.add_argument("--xdp-seconds", type=int, default=int(os.environ.get("BENCH_XDP_SECONDS", 10)),
-                    help="seconds tcpreplay sends per AF_XDP measurement (default 10, three of them)")
+                    help="seconds veth-blast sends per AF_XDP measurement (default 10, three of them)")
     ap.add_argument("--no-xdp", action="store_true", help="leave out the AF_XDP capture run")
     ap.add_argument("--ndpi", default=shutil.which("ndpiReader") or "/usr/bin/ndpiReader")
     ap.add_argument("--tshark", default=shutil.which("tshark") or "/usr/bin/tshark")
@@ -363,7 +363,7 @@ def main():
 
         xdp = None
         if not a.no_xdp:
-            print("AF_XDP capture on a veth pair (tcpreplay, %d s per run):" % a.xdp_seconds, flush=True)
+            print("AF_XDP capture on a veth pair (veth-blast, %d s per run):" % a.xdp_seconds, flush=True)
             try:
                 xdp = xdp_rate.measure(a.otsensor, cap, a.xdp_seconds)
             except xdp_rate.SetupFailed as e:
@@ -389,7 +389,7 @@ def main():
                 f"{'MET' if ok else 'SHORT'}; {flow_row['pps']:.0f} packets/s")
         if xdp is not None:
             say()
-            say("AF_XDP capture, otsensor run on one end of a veth pair, tcpreplay -K into the other "
+            say("AF_XDP capture, otsensor run on one end of a veth pair, veth-blast into the other "
                 f"(a {xdp_rate.SLICE}-packet slice of the plant capture, looped; Mbit/s of frame bytes):")
             if "skipped" in xdp:
                 say(f"afxdp 1 Gbit/s: skipped: {xdp['skipped']}")
