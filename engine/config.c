@@ -22,7 +22,7 @@ void config_defaults(struct config *c)
 	c->sensor.flow_timeout_s = 120;
 	c->sensor.tcp_timeout_s = 3600;
 	c->sensor.stream_buffers = 4096;
-	c->sensor.pin_cpus = true;
+	c->sensor.pin_cpus = false;
 	snprintf(c->capture.backend, sizeof c->capture.backend, "pcap");
 	c->capture.queues = 1;
 	c->capture.snaplen = 65535;
