@@ -65,9 +65,8 @@ static const struct oui_ent *get(uint64_t prefix, uint8_t bits)
  * a NUL the caller put there. */
 static char *csv_field(char **p)
 {
-	char *in = *p, *out = in, *field = in;
-	bool q = *in == '"';
-	if (!q) { /* most fields: no copying */
+	char *in = *p, *field = in;
+	if (*in != '"') { /* most fields: no copying */
 		char *comma = strchr(in, ',');
 		if (!comma) {
 			*p = in + strlen(in);
@@ -77,18 +76,29 @@ static char *csv_field(char **p)
 		*p = comma + 1;
 		return field;
 	}
+	/* quoted: runs up to each quote move down over the quotes taken out */
+	char *out = in;
 	in++;
-	for (; *in; in++) {
-		if (q && *in == '"') {
-			if (in[1] != '"') {
-				q = false;
-				continue;
-			}
-			in++;
-		} else if (!q && *in == ',') {
+	for (;;) {
+		char *q = strchr(in, '"');
+		size_t n = q ? (size_t)(q - in) : strlen(in);
+		memmove(out, in, n);
+		out += n;
+		in += n;
+		if (!q)
 			break;
+		if (q[1] == '"') { /* "" is one quote */
+			*out++ = '"';
+			in = q + 2;
+			continue;
 		}
-		*out++ = *in;
+		in = q + 1; /* the closing quote: the field goes on to the next comma */
+		char *comma = strchr(in, ',');
+		size_t rest = comma ? (size_t)(comma - in) : strlen(in);
+		memmove(out, in, rest);
+		out += rest;
+		in += rest;
+		break;
 	}
 	bool comma = *in == ',';
 	*out = 0;
@@ -137,7 +147,8 @@ static void load_file(const char *path)
 		return;
 	size_t used = 0;
 	for (char *line = buf; *line;) {
-		size_t len = strcspn(line, "\n");
+		char *nl = memchr(line, '\n', (size_t)(buf + size - line));
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
 		char *next = line[len] ? line + len + 1 : line + len;
 		line[len] = 0;
 		if (len && line[len - 1] == '\r')
