@@ -581,6 +581,41 @@ static unsigned addr_space(const char *proto, unsigned func)
 	}
 }
 
+static uint64_t str_hash(const char *p, uint64_t h)
+{
+	for (; *p; p++)
+		h = (h ^ (uint8_t)*p) * 0x100000001b3ULL;
+	return h;
+}
+
+/* An operation's baseline verdict depends on its client, server, protocol, function,
+ * object, write flag and range, and on the mode: the same ones, checked before without
+ * an alert, pass again (the baseline only grows, within a run and through ctl). */
+static uint64_t op_memo_key(const struct ots_state *s, const struct fact *f, int c, int sv)
+{
+	uint64_t h = str_hash(s->devs[c].id, 0xcbf29ce484222325ULL);
+	h = str_hash(s->devs[sv].id, h * 31 + 1);
+	h = str_hash(f->proto, h * 31 + 2);
+	uint64_t bits = (uint64_t)f->u.op.func | (uint64_t)f->u.op.is_write << 16 | (uint64_t)f->u.op.has_range << 17 |
+			(uint64_t)s->learning << 18;
+	h = (h ^ bits) * 0x9e3779b97f4a7c15ULL;
+	h = (h ^ f->u.op.object) * 0x9e3779b97f4a7c15ULL;
+	h = (h ^ ((uint64_t)f->u.op.addr_lo << 32 | f->u.op.addr_hi)) * 0x9e3779b97f4a7c15ULL;
+	h ^= h >> 31;
+	return h | 1;
+}
+
+static bool op_memo_has(const struct ots_state *s, uint64_t key)
+{
+	return s->op_memo[key % OP_MEMO_SLOTS] == key;
+}
+
+static void op_memo_add(struct ots_state *s, uint64_t key)
+{
+	if (!s->txn_err)
+		s->op_memo[key % OP_MEMO_SLOTS] = key;
+}
+
 static void on_operation(struct ots_state *s, const struct fact *f)
 {
 	bool nw;
@@ -633,6 +668,9 @@ static void on_operation(struct ots_state *s, const struct fact *f)
 	}
 	if (f->u.op.is_response)
 		return;
+	uint64_t memo = op_memo_key(s, f, c, sv);
+	if (op_memo_has(s, memo))
+		return;
 	const char *C = did(s, c), *S = did(s, sv);
 	char kk[200], fk[200], ok[200], rk[220];
 	snprintf(kk, sizeof kk, "K|%s|%s|%s", C, S, proto);
@@ -660,6 +698,7 @@ static void on_operation(struct ots_state *s, const struct fact *f)
 				s->txn_err = rc;
 			s->last_new_ts = s->now;
 		}
+		op_memo_add(s, memo);
 		return;
 	}
 	if (!bl_has(s, kk)) {
@@ -714,7 +753,9 @@ static void on_operation(struct ots_state *s, const struct fact *f)
 		struct alert_in a = { .kind = "write_out_of_range", .f = f, .src = c, .dst = sv, .detail = detail,
 				      .description = desc, .learn = &l };
 		policy_raise(s, &a);
+		return;
 	}
+	op_memo_add(s, memo);
 }
 
 static void on_violation(struct ots_state *s, const struct fact *f)
@@ -925,6 +966,7 @@ int ots_state_commit(void *ctx)
 		s->full_reported = true;
 		for (int i = 0; i < s->ndevs; i++)
 			s->devs[i].dirty = true;
+		memset(s->op_memo, 0, sizeof s->op_memo); /* what the lost transaction learned */
 		return -1;
 	}
 	s->full_reported = false;

@@ -110,6 +110,10 @@ struct ots_state {
 	uint64_t prev_batch_ts;
 	uint64_t gap_reset_ts;  /* capture resumed after a gap: silence counts from here */
 	uint64_t next_silent_check;
+	/* operations that went through the baseline checks quietly (alerts/engine.c): a
+	 * repeat skips its keys and lookups; cleared when a transaction is lost */
+#define OP_MEMO_SLOTS 8192
+	uint64_t op_memo[OP_MEMO_SLOTS];
 	/* anomaly tables */
 	struct anom_slot *port_scan, *ip_sweep, *arp_scan, *flow_burst, *exc_flood;
 	/* evidence */
