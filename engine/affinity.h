@@ -2,11 +2,11 @@
  * affinity.h - pinning the pipeline's threads to CPUs ([sensor] pin_cpus).
  *
  * A worker is the busiest thread of the pipeline: alone on a CPU it is never preempted
- * by the reader or the state thread, and keeps its caches. Off by default: on a shared
- * VM, where the host moves virtual CPUs about, the kernel's own placement did as well or
- * better. The plan gives each worker a
+ * by the reader or the state thread, and keeps its caches. The plan gives each worker a
  * CPU of its own from the process's allowed set and leaves the first allowed CPU to the
  * reader (or capture thread) and the state thread, which between them have less to do.
+ * Off by default: on a shared VM, where the host moves virtual CPUs about, the kernel's
+ * own placement did as well or better.
  *
  * Must never: pin when the allowed set has fewer CPUs than workers + 1 (threads would
  * share a CPU they could otherwise leave), or fail the sensor because pinning failed.
@@ -15,7 +15,6 @@
 #define OTS_AFFINITY_H
 
 #include <pthread.h>
-#include <stdbool.h>
 
 #define AFFINITY_MAX_CPUS 1024
 
