@@ -87,10 +87,10 @@ class _Stop(Exception):
 
 
 def _sh(*args, check=True, timeout=60):
-    r = subprocess.run(list(args), timeout=timeout, capture_output=True, text=True, stdin=subprocess.DEVNULL)
-    if check and r.returncode:
-        raise SetupFailed('%s: exit status %d: %s' % (' '.join(args), r.returncode, (r.stderr + r.stdout).strip()))
-    return r
+    try:
+        return netns.run(*args, check=check, timeout=timeout)
+    except netns.VethError as e:
+        raise SetupFailed(str(e))
 
 
 def _tool_env():
