@@ -111,7 +111,7 @@ int ots_state_open(struct ots_state **out, const char *dir, const struct config 
 	}
 	s->cfg = cfg;
 	s->sc = &cfg->state;
-	oui_load(NULL);
+	oui_load_async(NULL); /* the first device waits for it, not the start */
 	if (store_open(&s->st, dir, STORE_CREATE, s->sc->store_max_mb, err, errlen)) {
 		free(s);
 		return -1;

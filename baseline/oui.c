@@ -1,114 +1,123 @@
 /*
  * oui.c - the IEEE registries in memory: an open-addressing hash table of (prefix,
- * bits) -> name, looked up once per prefix length (36, 28, 24 bits). A table rather
- * than a sorted array, and each file read whole and parsed in place with its names
- * left where they stand: building it is the sensor's start-up time (46k entries;
- * sorting them, or a strdup and a strtoull per line, took longer than the reading).
+ * bits) -> name, looked up once per prefix length (36, 28, 24 bits).
+ *
+ * Building it is part of the sensor's start-up time (46k entries in 4 MB of CSV), so
+ * the files are mapped rather than read, parsed with bounded scans, and only the names
+ * are copied (unquoted, NUL-terminated) into one arena; the table is 16-byte slots, 1 MiB
+ * in all. oui_load_async builds it in a thread of its own while the sensor opens its
+ * store and starts its threads; the first lookup waits for it (pthread_once).
  *
  * Must never: fail the sensor when ieee-data is missing (vendors are then empty).
  */
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "oui.h"
 
 struct oui_ent {
-	uint64_t prefix; /* the MAC's top `bits` bits, left in a 48-bit value */
-	uint8_t bits;
-	const char *name; /* in its file's buffer */
+	uint64_t key;  /* the prefix (top `bits` bits of the MAC, in a 48-bit value) << 8 | bits; 0 = empty */
+	uint32_t name; /* offset in the arena */
+	uint32_t unused;
 };
 
-#define OUI_SLOTS (1u << 17) /* power of two, about three times the registries' size */
+#define OUI_SLOTS (1u << 16)            /* power of two, about half again the registries' size */
+#define OUI_MAX (OUI_SLOTS * 3 / 4)     /* entries kept at most (the rest go without a vendor) */
+#define OUI_FILE_MAX (64l << 20)
 
-static struct oui_ent *tab; /* OUI_SLOTS slots; name NULL = empty */
+static struct oui_ent *tab; /* OUI_SLOTS slots */
 static size_t ntab;
+static char *arena;         /* the names, each NUL-terminated */
+static size_t arena_used, arena_cap;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static const char *load_dir;
 
-static uint32_t slot_of(uint64_t prefix, uint8_t bits)
+static uint32_t slot_of(uint64_t key)
 {
-	uint64_t x = (prefix ^ bits) * 0x9e3779b97f4a7c15ULL;
-	return (uint32_t)(x >> 40) & (OUI_SLOTS - 1);
+	return (uint32_t)((key * 0x9e3779b97f4a7c15ULL) >> 40) & (OUI_SLOTS - 1);
 }
 
-/* the first entry of a (prefix, bits) wins, as in the registries' own order */
-static void put(uint64_t prefix, uint8_t bits, const char *name)
+/* The slot holding key, or the empty slot where it would go. */
+static struct oui_ent *find(uint64_t key)
 {
-	for (uint32_t i = slot_of(prefix, bits);; i = (i + 1) & (OUI_SLOTS - 1)) {
-		struct oui_ent *e = &tab[i];
-		if (!e->name) {
-			*e = (struct oui_ent){ prefix, bits, name };
-			ntab++;
-			return;
-		}
-		if (e->prefix == prefix && e->bits == bits)
-			return;
-	}
+	for (uint32_t i = slot_of(key);; i = (i + 1) & (OUI_SLOTS - 1))
+		if (!tab[i].key || tab[i].key == key)
+			return &tab[i];
 }
 
-static const struct oui_ent *get(uint64_t prefix, uint8_t bits)
+/* Copies a CSV field's text into the arena, unquoting it ("" is one quote). Returns
+ * its offset, or -1 without room. */
+static long arena_put(const char *s, size_t n, bool quoted)
 {
-	for (uint32_t i = slot_of(prefix, bits);; i = (i + 1) & (OUI_SLOTS - 1)) {
-		const struct oui_ent *e = &tab[i];
-		if (!e->name)
-			return NULL;
-		if (e->prefix == prefix && e->bits == bits)
-			return e;
+	if (arena_used + n + 1 > arena_cap) {
+		size_t cap = arena_cap ? arena_cap * 2 : 1u << 20;
+		while (cap < arena_used + n + 1)
+			cap *= 2;
+		char *a = realloc(arena, cap);
+		if (!a)
+			return -1;
+		arena = a;
+		arena_cap = cap;
 	}
-}
-
-/* One CSV field at *p, unquoted in place ("" becomes "): returns its start, NUL-
- * terminated, and leaves *p after its comma (or at the line's end). The line's end is
- * a NUL the caller put there. */
-static char *csv_field(char **p)
-{
-	char *in = *p, *field = in;
-	if (*in != '"') { /* most fields: no copying */
-		char *comma = strchr(in, ',');
-		if (!comma) {
-			*p = in + strlen(in);
-			return field;
-		}
-		*comma = 0;
-		*p = comma + 1;
-		return field;
-	}
-	/* quoted: runs up to each quote move down over the quotes taken out */
-	char *out = in;
-	in++;
-	for (;;) {
-		char *q = strchr(in, '"');
-		size_t n = q ? (size_t)(q - in) : strlen(in);
-		memmove(out, in, n);
+	long off = (long)arena_used;
+	char *out = arena + arena_used;
+	if (!quoted) {
+		memcpy(out, s, n);
 		out += n;
-		in += n;
-		if (!q)
-			break;
-		if (q[1] == '"') { /* "" is one quote */
-			*out++ = '"';
-			in = q + 2;
-			continue;
+	} else {
+		for (size_t i = 0; i < n; i++) {
+			*out++ = s[i];
+			if (s[i] == '"' && i + 1 < n && s[i + 1] == '"')
+				i++;
 		}
-		in = q + 1; /* the closing quote: the field goes on to the next comma */
-		char *comma = strchr(in, ',');
-		size_t rest = comma ? (size_t)(comma - in) : strlen(in);
-		memmove(out, in, rest);
-		out += rest;
-		in += rest;
-		break;
 	}
-	bool comma = *in == ',';
-	*out = 0;
-	*p = comma ? in + 1 : in;
-	return field;
+	*out++ = 0;
+	arena_used = (size_t)(out - arena);
+	return off;
 }
 
-static bool hex_prefix(const char *s, uint64_t *v, uint8_t *bits)
+/* The CSV field starting at p (before end): sets its text (without the quotes of a
+ * quoted field) and whether it was quoted, and returns where the next field starts
+ * (after the comma), or the line's end. */
+static const char *csv_field(const char *p, const char *end, const char **text, size_t *n, bool *quoted)
 {
-	size_t n = strlen(s);
+	if (p < end && *p == '"') {
+		const char *s = ++p;
+		for (;;) {
+			const char *q = memchr(p, '"', (size_t)(end - p));
+			if (!q) {
+				p = end;
+				break;
+			}
+			if (q + 1 < end && q[1] == '"') { /* "" is one quote */
+				p = q + 2;
+				continue;
+			}
+			p = q;
+			break;
+		}
+		*text = s;
+		*n = (size_t)(p - s);
+		*quoted = true;
+		const char *comma = memchr(p, ',', (size_t)(end - p));
+		return comma ? comma + 1 : end;
+	}
+	const char *comma = memchr(p, ',', (size_t)(end - p));
+	*text = p;
+	*n = (size_t)((comma ? comma : end) - p);
+	*quoted = false;
+	return comma ? comma + 1 : end;
+}
+
+static bool hex_key(const char *s, size_t n, uint64_t *key)
+{
 	if (n != 6 && n != 7 && n != 9)
 		return false; /* the header line, or junk */
 	uint64_t x = 0;
@@ -121,54 +130,55 @@ static bool hex_prefix(const char *s, uint64_t *v, uint8_t *bits)
 			return false;
 		x = x << 4 | d;
 	}
-	*bits = (uint8_t)(n * 4);
-	*v = x << (48 - *bits);
+	unsigned bits = (unsigned)n * 4;
+	*key = (x << (48 - bits)) << 8 | bits;
 	return true;
 }
 
-/* The whole file in one read, its names NUL-terminated where they stand: the buffer is
- * kept for the life of the process, as the table points into it. */
+/* One registry file: Registry,Assignment,Organization Name,Organization Address. The
+ * first entry of a prefix wins, as in the registries' own order. */
 static void load_file(const char *path)
 {
-	FILE *fp = fopen(path, "rb");
-	if (!fp)
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return;
-	char *buf = NULL;
-	long size = fseek(fp, 0, SEEK_END) == 0 ? ftell(fp) : -1;
-	if (size > 0 && size < (64l << 20) && fseek(fp, 0, SEEK_SET) == 0 && (buf = malloc((size_t)size + 1)) &&
-	    fread(buf, 1, (size_t)size, fp) == (size_t)size) {
-		buf[size] = 0;
-	} else {
-		free(buf);
-		buf = NULL;
+	struct stat sb;
+	if (fstat(fd, &sb) || sb.st_size <= 0 || sb.st_size > OUI_FILE_MAX) {
+		close(fd);
+		return;
 	}
-	fclose(fp);
-	if (!buf)
+	size_t size = (size_t)sb.st_size;
+	const char *buf = mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+	close(fd);
+	if (buf == MAP_FAILED)
 		return;
-	size_t used = 0;
-	for (char *line = buf; *line;) {
-		char *nl = memchr(line, '\n', (size_t)(buf + size - line));
-		size_t len = nl ? (size_t)(nl - line) : strlen(line);
-		char *next = line[len] ? line + len + 1 : line + len;
-		line[len] = 0;
-		if (len && line[len - 1] == '\r')
-			line[len - 1] = 0;
-		char *p = line;
-		csv_field(&p); /* the registry */
-		const char *hex = csv_field(&p);
-		char *name = csv_field(&p);
-		uint64_t v;
-		uint8_t bits;
+	const char *end = buf + size;
+	for (const char *line = buf; line < end && ntab < OUI_MAX;) {
+		const char *nl = memchr(line, '\n', (size_t)(end - line));
+		const char *eol = nl ? nl : end;
+		const char *next = nl ? nl + 1 : end;
+		if (eol > line && eol[-1] == '\r')
+			eol--;
+		const char *hex, *name, *reg;
+		size_t hexn, namen, regn;
+		bool quoted;
+		const char *p = csv_field(line, eol, &reg, &regn, &quoted);
+		p = csv_field(p, eol, &hex, &hexn, &quoted);
+		csv_field(p, eol, &name, &namen, &quoted);
 		line = next;
-		if (!hex_prefix(hex, &v, &bits))
+		uint64_t key;
+		if (!hex_key(hex, hexn, &key))
 			continue;
-		if (ntab >= OUI_SLOTS / 2)
-			break; /* a registry four times today's: the rest goes without a vendor */
-		put(v, bits, name);
-		used++;
+		struct oui_ent *e = find(key);
+		if (e->key)
+			continue;
+		long off = arena_put(name, namen, quoted);
+		if (off < 0)
+			break;
+		*e = (struct oui_ent){ key, (uint32_t)off, 0 };
+		ntab++;
 	}
-	if (!used)
-		free(buf);
+	munmap((void *)buf, size);
 }
 
 static void do_load(void)
@@ -186,13 +196,35 @@ static void do_load(void)
 
 int oui_load(const char *dir)
 {
-	load_dir = dir ? dir : OUI_DIR;
+	if (!load_dir)
+		load_dir = dir ? dir : OUI_DIR;
 	pthread_once(&once, do_load);
 	return (int)ntab;
 }
 
+static void *load_thread(void *arg)
+{
+	(void)arg;
+	pthread_once(&once, do_load);
+	return NULL;
+}
+
+void oui_load_async(const char *dir)
+{
+	if (load_dir)
+		return; /* loading or loaded already */
+	load_dir = dir ? dir : OUI_DIR;
+	pthread_t t;
+	pthread_attr_t attr;
+	if (pthread_attr_init(&attr) || pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) ||
+	    pthread_create(&t, &attr, load_thread, NULL))
+		pthread_once(&once, do_load); /* no thread: here and now */
+	pthread_attr_destroy(&attr);
+}
+
 const char *oui_vendor(const uint8_t mac[6])
 {
+	oui_load(NULL);
 	if (!ntab || (mac[0] & 0x02))
 		return NULL;
 	uint64_t m = 0;
@@ -200,9 +232,10 @@ const char *oui_vendor(const uint8_t mac[6])
 		m = (m << 8) | mac[i];
 	static const uint8_t lens[] = { 36, 28, 24 };
 	for (size_t i = 0; i < sizeof lens; i++) {
-		const struct oui_ent *e = get(m & ~((1ull << (48 - lens[i])) - 1), lens[i]);
-		if (e)
-			return e->name;
+		uint64_t key = (m & ~((1ull << (48 - lens[i])) - 1)) << 8 | lens[i];
+		const struct oui_ent *e = find(key);
+		if (e->key)
+			return arena + e->name;
 	}
 	return NULL;
 }
