@@ -3,7 +3,7 @@
  *
  * spsc: fixed-size elements (facts from a worker to the state thread).
  * bring: variable-size byte records (raw frames from the capture thread to a worker).
- * Both are allocated once; a full ring makes the producer wait (replay must not lose
+ * Both are allocated once (big ones in huge pages: bigmem.h); a full ring makes the producer wait (replay must not lose
  * anything), and the waits are counted.
  *
  * Must never: be used with more than one producer or more than one consumer.
@@ -17,6 +17,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "bigmem.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #define cpu_relax() __builtin_ia32_pause()
@@ -36,7 +38,7 @@ struct spsc {
 static inline int spsc_init(struct spsc *r, size_t esize, uint64_t cap_pow2)
 {
 	memset(r, 0, sizeof *r);
-	r->mem = malloc(esize * cap_pow2);
+	r->mem = bigmem_alloc(esize * cap_pow2);
 	if (!r->mem)
 		return -1;
 	r->esize = esize;
@@ -44,7 +46,11 @@ static inline int spsc_init(struct spsc *r, size_t esize, uint64_t cap_pow2)
 	return 0;
 }
 
-static inline void spsc_free(struct spsc *r) { free(r->mem); r->mem = NULL; }
+static inline void spsc_free(struct spsc *r)
+{
+	bigmem_free(r->mem, r->esize * (r->mask + 1));
+	r->mem = NULL;
+}
 
 static inline bool spsc_try_push(struct spsc *r, const void *e)
 {
@@ -117,14 +123,18 @@ struct bring {
 static inline int bring_init(struct bring *r, uint64_t cap_pow2)
 {
 	memset(r, 0, sizeof *r);
-	r->mem = malloc(cap_pow2);
+	r->mem = bigmem_alloc(cap_pow2);
 	if (!r->mem)
 		return -1;
 	r->cap = cap_pow2;
 	return 0;
 }
 
-static inline void bring_free(struct bring *r) { free(r->mem); r->mem = NULL; }
+static inline void bring_free(struct bring *r)
+{
+	bigmem_free(r->mem, r->cap);
+	r->mem = NULL;
+}
 
 /* Reserves a record of `len` data bytes; returns NULL if the ring is full right now.
  * Commit with bring_commit. */
