@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "bigmem.h"
 #include "evidence.h"
 #include "otstate.h"
 #ifdef OTS_HAVE_UPLINK
@@ -22,16 +23,14 @@
 int evring_init(struct evring *r)
 {
 	memset(r, 0, sizeof *r);
-	r->slots = malloc((size_t)EVR_SLOTS * sizeof *r->slots);
-	if (!r->slots || spsc_init(&r->req, sizeof(struct evr_req), EVR_REQS)) {
-		free(r->slots);
-		r->slots = NULL;
+	r->mem = bigmem_alloc(EVR_BYTES);
+	r->start = malloc(EVR_SLOTS * sizeof *r->start);
+	if (!r->mem || !r->start || spsc_init(&r->req, sizeof(struct evr_req), EVR_REQS)) {
+		evring_free(r);
 		return -1;
 	}
 	if (spsc_init(&r->done, sizeof(struct evr_done), EVR_REQS)) {
-		spsc_free(&r->req);
-		free(r->slots);
-		r->slots = NULL;
+		evring_free(r);
 		return -1;
 	}
 	return 0;
@@ -39,8 +38,10 @@ int evring_init(struct evring *r)
 
 void evring_free(struct evring *r)
 {
-	free(r->slots);
-	r->slots = NULL;
+	bigmem_free(r->mem, EVR_BYTES);
+	free(r->start);
+	r->mem = NULL;
+	r->start = NULL;
 	spsc_free(&r->req);
 	spsc_free(&r->done);
 }
@@ -48,43 +49,75 @@ void evring_free(struct evring *r)
 void evring_add(struct evring *r, int linktype, const uint8_t *frame, uint32_t caplen, uint32_t wirelen,
 		uint64_t ts_us, uint32_t flow_id, const struct packet *p)
 {
-	if (!r->slots)
+	if (!r->mem)
 		return;
-	struct evr_slot *s = &r->slots[r->n % EVR_SLOTS];
-	s->ts_us = ts_us;
-	s->flow_id = flow_id;
-	s->caplen = caplen > EVR_SNAP ? EVR_SNAP : caplen;
-	s->wirelen = wirelen;
-	s->linktype = linktype;
-	if (p) {
-		s->family = p->ip_version;
-		memcpy(s->src_ip, p->src_ip, 16);
-		memcpy(s->dst_ip, p->dst_ip, 16);
-		if (p->has_mac) {
-			memcpy(s->src_mac, p->src_mac, 6);
-			memcpy(s->dst_mac, p->dst_mac, 6);
-		} else {
-			memset(s->src_mac, 0, 12);
-		}
-	} else {
-		s->family = 0;
-		memset(s->src_mac, 0, 12);
+	uint32_t snap = caplen > EVR_SNAP ? EVR_SNAP : caplen;
+	uint8_t family = p ? p->ip_version : 0;
+	uint8_t alen = family == 4 ? 4 : family == 6 ? 16 : 0;
+	bool mac = p && p->has_mac;
+	size_t len = (sizeof(struct evr_hdr) + 2u * alen + (mac ? 12u : 0u) + snap + 7u) & ~(size_t)7;
+	if (r->head + len > EVR_BYTES)
+		r->head = 0; /* the rest of the block is wasted until the next lap */
+	uint8_t *at = r->mem + r->head;
+	struct evr_hdr *h = (struct evr_hdr *)at;
+	h->ts_us = ts_us;
+	h->flow_id = flow_id;
+	h->wirelen = wirelen;
+	h->caplen = (uint16_t)snap;
+	h->linktype = (int16_t)linktype;
+	h->family = family;
+	h->addr_len = alen;
+	h->has_mac = mac;
+	h->unused = 0;
+	at += sizeof *h;
+	if (alen) {
+		memcpy(at, p->src_ip, alen);
+		memcpy(at + alen, p->dst_ip, alen);
+		at += 2u * alen;
 	}
-	memcpy(s->data, frame, s->caplen);
+	if (mac) {
+		memcpy(at, p->src_mac, 6);
+		memcpy(at + 6, p->dst_mac, 6);
+		at += 12;
+	}
+	memcpy(at, frame, snap);
+	r->start[r->n % EVR_SLOTS] = (uint32_t)r->head;
+	r->head += len;
 	r->n++;
 }
 
-static bool slot_matches(const struct evr_slot *s, const struct evr_req *q)
+/* a frame of the ring, its header and where its parts are */
+struct evr_view {
+	const struct evr_hdr *h;
+	const uint8_t *src_ip, *dst_ip, *src_mac, *dst_mac, *data;
+};
+
+static void view_of(const struct evring *r, uint64_t i, struct evr_view *v)
 {
+	const uint8_t *at = r->mem + r->start[i % EVR_SLOTS];
+	v->h = (const struct evr_hdr *)at;
+	at += sizeof *v->h;
+	v->src_ip = at;
+	v->dst_ip = at + v->h->addr_len;
+	at += 2u * v->h->addr_len;
+	v->src_mac = v->h->has_mac ? at : NULL;
+	v->dst_mac = v->h->has_mac ? at + 6 : NULL;
+	at += v->h->has_mac ? 12u : 0u;
+	v->data = at;
+}
+
+static bool frame_matches(const struct evr_view *v, const struct evr_req *q)
+{
+	const struct evr_hdr *h = v->h;
 	if (!q->host)
-		return q->flow_id && s->flow_id == q->flow_id;
-	if (q->family && s->family == q->family &&
-	    (!memcmp(s->src_ip, q->ip, q->family == 4 ? 4 : 16) || !memcmp(s->dst_ip, q->ip, q->family == 4 ? 4 : 16)))
+		return q->flow_id && h->flow_id == q->flow_id;
+	if (q->family && h->family == q->family && h->addr_len &&
+	    (!memcmp(v->src_ip, q->ip, h->addr_len) || !memcmp(v->dst_ip, q->ip, h->addr_len)))
 		return true;
 	static const uint8_t zero[6];
-	if (memcmp(q->mac, zero, 6) && (!memcmp(s->src_mac, q->mac, 6) || !memcmp(s->dst_mac, q->mac, 6)))
+	if (v->src_mac && memcmp(q->mac, zero, 6) && (!memcmp(v->src_mac, q->mac, 6) || !memcmp(v->dst_mac, q->mac, 6)))
 		return true;
-	return q->flow_id && s->flow_id == q->flow_id;
+	return q->flow_id && h->flow_id == q->flow_id;
 }
 
 static void write_one(struct evring *r, const struct evr_req *q)
@@ -92,13 +125,19 @@ static void write_one(struct evring *r, const struct evr_req *q)
 	uint64_t first = r->n > EVR_SLOTS ? r->n - EVR_SLOTS : 0;
 	/* the newest max_packets matching frames, written oldest first */
 	uint64_t start = r->n, cnt = 0;
+	struct evr_view v;
 	for (uint64_t i = r->n; i > first && cnt < q->max_packets; i--) {
-		if (slot_matches(&r->slots[(i - 1) % EVR_SLOTS], q)) {
+		view_of(r, i - 1, &v);
+		if (frame_matches(&v, q)) {
 			start = i - 1;
 			cnt++;
 		}
 	}
-	int lt = cnt ? r->slots[start % EVR_SLOTS].linktype : 1;
+	int lt = 1;
+	if (cnt) {
+		view_of(r, start, &v);
+		lt = v.h->linktype;
+	}
 	pcap_t *pd = pcap_open_dead(lt, 65535);
 	if (!pd) {
 		r->failed++;
@@ -113,15 +152,15 @@ static void write_one(struct evring *r, const struct evr_req *q)
 		return;
 	}
 	for (uint64_t i = start; cnt && i < r->n; i++) {
-		const struct evr_slot *s = &r->slots[i % EVR_SLOTS];
-		if (s->linktype != lt || !slot_matches(s, q))
+		view_of(r, i, &v);
+		if (v.h->linktype != lt || !frame_matches(&v, q))
 			continue;
 		struct pcap_pkthdr h;
-		h.ts.tv_sec = (time_t)(s->ts_us / 1000000);
-		h.ts.tv_usec = (suseconds_t)(s->ts_us % 1000000);
-		h.caplen = s->caplen;
-		h.len = s->wirelen;
-		pcap_dump((u_char *)d, &h, s->data);
+		h.ts.tv_sec = (time_t)(v.h->ts_us / 1000000);
+		h.ts.tv_usec = (suseconds_t)(v.h->ts_us % 1000000);
+		h.caplen = v.h->caplen;
+		h.len = v.h->wirelen;
+		pcap_dump((u_char *)d, &h, v.data);
 	}
 	bool bad = pcap_dump_flush(d) != 0;
 	pcap_dump_close(d);
@@ -153,7 +192,7 @@ void evidence_request(struct ots_state *s, const struct fact *f, uint64_t alert_
 	if (!s->workers || !s->sc->evidence_max_mb || !s->evidence_dir[0] || f->worker >= s->nworkers)
 		return;
 	struct worker *w = &s->workers[f->worker];
-	if (!w->ev.slots)
+	if (!w->ev.mem)
 		return;
 	struct evr_req q;
 	memset(&q, 0, sizeof q);
@@ -235,7 +274,7 @@ int evidence_queue_written(struct ots_state *s)
 	int queued = 0;
 	for (int i = 0; i < s->nworkers; i++) {
 		struct evring *r = &s->workers[i].ev;
-		if (!r->slots)
+		if (!r->mem)
 			continue;
 		struct evr_done dn;
 		while (spsc_pop_many(&r->done, &dn, 1) == 1) {

@@ -10,8 +10,15 @@
  * the workers stopped, the state thread answers what is left (evring_service).
  * The state thread caps the directory at [alerts] evidence_max_mb, oldest first.
  *
- * Per packet: one memcpy of at most EVR_SNAP bytes into a fixed slot; no allocation,
- * lock or system call.
+ * The ring is one block of bytes written front to back: each frame a 24-byte header,
+ * its addresses (8 bytes for IPv4, 32 for IPv6, 12 more for MACs) and at most EVR_SNAP
+ * bytes of it, packed; an index holds where the newest EVR_SLOTS frames start. The
+ * block is sized for EVR_SLOTS frames of EVR_SNAP bytes (and one more, for the space
+ * wasted where writing wraps to the front), so the newest EVR_SLOTS frames are always
+ * there, and a small frame costs its own size, not a slot's.
+ *
+ * Per packet: one memcpy of at most EVR_SNAP bytes and a header; no allocation, lock or
+ * system call.
  *
  * Must never: block a worker on the state thread, or write outside STATE/evidence.
  */
@@ -28,15 +35,22 @@
 #define EVR_SNAP 1536
 #define EVR_REQS 256
 
-struct evr_slot {
+/* one frame in the ring: this header, then src and dst address (addr_len bytes each),
+ * src and dst MAC (if has_mac), then caplen bytes of the frame */
+struct evr_hdr {
 	uint64_t ts_us;
-	uint32_t flow_id, caplen, wirelen;
-	int32_t linktype;
-	uint8_t family;
-	uint8_t src_ip[16], dst_ip[16];
-	uint8_t src_mac[6], dst_mac[6];
-	uint8_t data[EVR_SNAP];
+	uint32_t flow_id;
+	uint32_t wirelen;
+	uint16_t caplen;        /* at most EVR_SNAP */
+	int16_t linktype;
+	uint8_t family;         /* 0, 4 or 6 */
+	uint8_t addr_len;       /* 0, 4 or 16 */
+	uint8_t has_mac;
+	uint8_t unused;
 };
+
+#define EVR_REC_MAX (sizeof(struct evr_hdr) + 2 * 16 + 12 + EVR_SNAP)
+#define EVR_BYTES ((size_t)(EVR_SLOTS + 1) * EVR_REC_MAX)
 
 struct evr_req {
 	uint64_t alert_id;
@@ -56,7 +70,9 @@ struct evr_done {
 };
 
 struct evring {
-	struct evr_slot *slots; /* NULL: evidence disabled */
+	uint8_t *mem;           /* EVR_BYTES of records; NULL: evidence disabled */
+	uint32_t *start;        /* EVR_SLOTS: where frame i starts (at start[i % EVR_SLOTS]) */
+	size_t head;            /* where the next frame goes */
 	uint64_t n;             /* frames ever added */
 	struct spsc req;        /* state thread -> worker: files to write */
 	struct spsc done;       /* worker -> state thread: files written (EVR_REQS deep) */
@@ -77,7 +93,7 @@ void evring_service(struct evring *r);
 
 static inline void evring_poll(struct evring *r)
 {
-	if (r->slots && !spsc_empty(&r->req))
+	if (r->mem && !spsc_empty(&r->req))
 		evring_service(r);
 }
 

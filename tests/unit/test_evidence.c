@@ -1,0 +1,185 @@
+/*
+ * test_evidence.c - the per-worker evidence ring: frames of every size packed into it
+ * and wrapped around it many times, then written to pcap files for a flow, an IPv4 or
+ * IPv6 host, or a MAC: the newest frames that match, oldest first, cut at EVR_SNAP
+ * bytes with their wire length kept, and exactly the newest EVR_SLOTS frames in reach.
+ */
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "evidence.h"
+#include "packet.h"
+
+static char dir[] = "/tmp/ots-evidence-XXXXXX";
+
+/* frame number i: its length, bytes and flow (a pattern the file's bytes are checked against) */
+static uint32_t len_of(uint64_t i) { return 60 + (uint32_t)((i * 7919) % 2000); }
+static uint8_t byte_of(uint64_t i, uint32_t k) { return (uint8_t)(i * 31 + k); }
+
+static void add(struct evring *r, uint64_t i, uint32_t flow_id, int family, bool mac)
+{
+	static uint8_t frame[4096];
+	uint32_t len = len_of(i);
+	for (uint32_t k = 0; k < len; k++)
+		frame[k] = byte_of(i, k);
+	struct packet p;
+	memset(&p, 0, sizeof p);
+	p.ip_version = (uint8_t)family;
+	p.has_mac = mac;
+	/* the host 10.0.0.<flow> or fd00::<flow>, talking to .200 / ::200; MAC 02:..:<flow> */
+	if (family == 4) {
+		uint8_t a[4] = { 10, 0, 0, (uint8_t)flow_id }, b[4] = { 10, 0, 0, 200 };
+		memcpy(p.src_ip, a, 4);
+		memcpy(p.dst_ip, b, 4);
+	} else if (family == 6) {
+		p.src_ip[0] = p.dst_ip[0] = 0xfd;
+		p.src_ip[15] = (uint8_t)flow_id;
+		p.dst_ip[15] = 200;
+	}
+	uint8_t m[6] = { 0x00, 0x11, 0x22, 0x33, 0x44, (uint8_t)flow_id };
+	memcpy(p.src_mac, m, 6);
+	m[5] = 0xee;
+	memcpy(p.dst_mac, m, 6);
+	evring_add(r, LT_ETHERNET, frame, len, len + 4, 1000000 + i, flow_id, &p);
+}
+
+/* Writes the file for q and reads it back: how many frames, and whether every one is
+ * frame number first + k*step, in order, cut at EVR_SNAP with its wire length kept. */
+static int written(struct evring *r, struct evr_req *q, uint64_t first, uint64_t step, bool *intact)
+{
+	snprintf(q->path, sizeof q->path, "%s/e.pcap", dir);
+	unlink(q->path);
+	CHECK(spsc_try_push(&r->req, q));
+	evring_poll(r);
+	char err[PCAP_ERRBUF_SIZE];
+	pcap_t *p = pcap_open_offline(q->path, err);
+	*intact = false;
+	if (!p)
+		return -1;
+	struct pcap_pkthdr *h;
+	const u_char *data;
+	int n = 0;
+	*intact = true;
+	while (pcap_next_ex(p, &h, &data) == 1) {
+		uint64_t i = first + (uint64_t)n * step;
+		uint32_t len = len_of(i);
+		if (h->len != len + 4 || h->caplen != (len > EVR_SNAP ? EVR_SNAP : len) ||
+		    (uint64_t)h->ts.tv_sec * 1000000 + (uint64_t)h->ts.tv_usec != 1000000 + i)
+			*intact = false;
+		for (uint32_t k = 0; k < h->caplen; k++)
+			if (data[k] != byte_of(i, k))
+				*intact = false;
+		n++;
+	}
+	pcap_close(p);
+	return n;
+}
+
+int main(void)
+{
+	CHECK(mkdtemp(dir) != NULL);
+	struct evring r;
+	CHECK_EQ(evring_init(&r), 0);
+	CHECK(r.mem != NULL);
+
+	/* 50000 frames (up to 2059 bytes: the ring wraps around many times), flows 1..5 in
+	 * turn; frames of flow 5 have no IP layer, those of flow 4 are IPv6 */
+	const uint64_t total = 50000;
+	for (uint64_t i = 0; i < total; i++) {
+		uint32_t flow = (uint32_t)(i % 5) + 1;
+		add(&r, i, flow == 5 ? 0 : flow, flow == 5 ? 0 : flow == 4 ? 6 : 4, true);
+	}
+	CHECK_EQ(r.n, total);
+
+	struct evr_req q;
+	bool ok;
+	/* a flow: its newest 10 frames, oldest first */
+	memset(&q, 0, sizeof q);
+	q.alert_id = 1;
+	q.flow_id = 2;
+	q.max_packets = 10;
+	CHECK_EQ(written(&r, &q, total - 5 * 10 + 1, 5, &ok), 10); /* frames 49951, 49956, ... 49996 */
+	CHECK(ok);
+	CHECK_EQ(r.written, 1);
+
+	/* an IPv4 host: its frames as source, not another host's */
+	memset(&q, 0, sizeof q);
+	q.host = true;
+	q.family = 4;
+	q.ip[0] = 10, q.ip[3] = 3;
+	q.max_packets = 4;
+	CHECK_EQ(written(&r, &q, total - 5 * 4 + 2, 5, &ok), 4);
+	CHECK(ok);
+	/* an IPv6 host */
+	memset(&q, 0, sizeof q);
+	q.host = true;
+	q.family = 6;
+	q.ip[0] = 0xfd, q.ip[15] = 4;
+	q.max_packets = 3;
+	CHECK_EQ(written(&r, &q, total - 5 * 3 + 3, 5, &ok), 3);
+	CHECK(ok);
+	/* a MAC (the frames without an IP layer are found by theirs) */
+	memset(&q, 0, sizeof q);
+	q.host = true;
+	uint8_t mac[6] = { 0x00, 0x11, 0x22, 0x33, 0x44, 0x00 };
+	memcpy(q.mac, mac, 6);
+	q.max_packets = 2;
+	CHECK_EQ(written(&r, &q, total - 5 * 2 + 4, 5, &ok), 2);
+	CHECK(ok);
+	/* every frame shares the destination MAC: the newest EVR_SLOTS frames are all there,
+	 * intact, and not one older */
+	memset(&q, 0, sizeof q);
+	q.host = true;
+	mac[5] = 0xee;
+	memcpy(q.mac, mac, 6);
+	q.max_packets = 100000;
+	CHECK_EQ(written(&r, &q, total - EVR_SLOTS, 1, &ok), EVR_SLOTS);
+	CHECK(ok);
+
+	/* the largest frames only: the newest EVR_SLOTS still fit */
+	for (uint64_t i = total; i < total + 5 * EVR_SLOTS; i++)
+		if (len_of(i) >= EVR_SNAP)
+			add(&r, i, 9, 4, true);
+	uint64_t big = 0;
+	for (uint64_t i = total; i < total + 5 * EVR_SLOTS; i++)
+		big += len_of(i) >= EVR_SNAP;
+	CHECK(big > EVR_SLOTS);
+	memset(&q, 0, sizeof q);
+	q.flow_id = 9;
+	q.max_packets = 100000;
+	snprintf(q.path, sizeof q.path, "%s/e.pcap", dir);
+	unlink(q.path);
+	CHECK(spsc_try_push(&r.req, &q));
+	evring_poll(&r);
+	char err[PCAP_ERRBUF_SIZE];
+	pcap_t *p = pcap_open_offline(q.path, err);
+	CHECK(p != NULL);
+	int n = 0;
+	bool snapped = true;
+	struct pcap_pkthdr *h;
+	const u_char *data;
+	while (p && pcap_next_ex(p, &h, &data) == 1) {
+		n++;
+		snapped = snapped && h->caplen == EVR_SNAP && h->len > EVR_SNAP;
+	}
+	if (p)
+		pcap_close(p);
+	CHECK_EQ(n, EVR_SLOTS);
+	CHECK(snapped);
+
+	/* a request for nothing that matches still gives a (header-only) file */
+	memset(&q, 0, sizeof q);
+	q.flow_id = 77;
+	q.max_packets = 5;
+	CHECK_EQ(written(&r, &q, 0, 1, &ok), 0);
+	CHECK_EQ(r.failed, 0);
+
+	unlink(q.path);
+	rmdir(dir);
+	evring_free(&r);
+	return check_done();
+}
