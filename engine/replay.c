@@ -105,13 +105,22 @@ static void dispatch(struct replay_run *rr, int lt, const struct pcap_pkthdr *h,
 		pace(rr, ts);
 	if (ts > rr->last_ts)
 		rr->last_ts = ts;
-	/* decoding here, in the reader's thread, leaves the workers only the dissecting */
-	struct packet p;
-	uint32_t k;
-	int rc = worker_predecode(lt, data, h->caplen, h->len, ts, &p, &rr->ds, rr->nworkers, &k);
-	struct worker *w = &rr->workers[k];
-	struct brec *rec = reserve(w, worker_rec_len(h->caplen));
-	worker_rec_fill(rec, lt, data, h->caplen, h->len, ts, frameno, &p, rc);
+	/* decoding here, in the reader's thread, leaves the workers only the dissecting;
+	 * with one worker the frame is decoded in its ring record, as there is none to pick */
+	struct worker *w;
+	struct brec *rec;
+	if (rr->nworkers == 1) {
+		w = &rr->workers[0];
+		rec = reserve(w, worker_rec_len(h->caplen));
+		worker_rec_decode(rec, lt, data, h->caplen, h->len, ts, frameno, &rr->ds);
+	} else {
+		struct packet p;
+		uint32_t k;
+		int rc = worker_predecode(lt, data, h->caplen, h->len, ts, &p, &rr->ds, rr->nworkers, &k);
+		w = &rr->workers[k];
+		rec = reserve(w, worker_rec_len(h->caplen));
+		worker_rec_fill(rec, lt, data, h->caplen, h->len, ts, frameno, &p, rc);
+	}
 	rec->seq = ++rr->seq;
 	bring_commit(&w->in, rec);
 	atomic_store_explicit(&rr->dispatched, rr->seq, memory_order_release);
@@ -281,6 +290,13 @@ static void human_summary(const struct replay_run *rr, const struct state_thread
 	for (int i = 0; i < rr->nworkers; i++)
 		printf(" %.3f s%s", rr->workers[i].cpu_s, i + 1 < rr->nworkers ? " +" : ",");
 	printf(" state %.3f s\n", st->cpu_s);
+	uint64_t fact_waits = 0, full_waits = 0;
+	for (int i = 0; i < rr->nworkers; i++) {
+		fact_waits += rr->workers[i].st.fact_waits;
+		full_waits += rr->workers[i].in.full_waits;
+	}
+	printf("  waits        reader %llu (a worker's ring full), worker%s %llu (the state thread behind)\n",
+	       (unsigned long long)full_waits, rr->nworkers == 1 ? "" : "s", (unsigned long long)fact_waits);
 }
 
 static void stats_record(const struct replay_run *rr, const struct state_thread *st, double elapsed)
@@ -362,7 +378,7 @@ int replay_main(const struct replay_opts *o, const struct config *cfg)
 		}
 	}
 	for (int i = 0; i < n; i++, inited++) {
-		if (worker_init(&rr.workers[i], i, cfg, o->emit, true)) {
+		if (worker_init(&rr.workers[i], i, cfg, o->emit, WORKER_REPLAY)) {
 			fprintf(stderr, "otsensor: cannot allocate worker %d (flow table of %u flows, %u stream buffers)\n",
 				i, cfg->sensor.max_flows, cfg->sensor.stream_buffers);
 			status = 1;

@@ -82,7 +82,18 @@ static void split_frame(void *ctx, int lt, const uint8_t *data, uint32_t caplen,
 	lv->frameno++;
 	if (ts > lv->last_ts)
 		lv->last_ts = ts;
-	/* decoded here, in the capture thread: the workers only dissect */
+	/* decoded here, in the capture thread: the workers only dissect (one worker's frame
+	 * is decoded where it lies in the ring, as there is no worker to pick) */
+	if (lv->nworkers == 1) {
+		struct brec *rec = bring_reserve(&lv->workers[0].in, worker_rec_len(caplen));
+		if (!rec) {
+			lv->ring_drops[0]++;
+			return;
+		}
+		worker_rec_decode(rec, lt, data, caplen, wirelen, ts, lv->frameno, &lv->ds);
+		bring_commit(&lv->workers[0].in, rec);
+		return;
+	}
 	struct packet p;
 	uint32_t k;
 	int rc = worker_predecode(lt, data, caplen, wirelen, ts, &p, &lv->ds, lv->nworkers, &k);
@@ -441,7 +452,7 @@ int run_main(const struct run_opts *o, struct config *cfg)
 		goto out;
 	}
 	for (int i = 0; i < lv.nworkers; i++, inited++) {
-		if (worker_init(&lv.workers[i], i, cfg, o->emit, lv.cap.split)) {
+		if (worker_init(&lv.workers[i], i, cfg, o->emit, lv.cap.split ? WORKER_LIVE_RING : WORKER_LIVE_QUEUE)) {
 			fprintf(stderr, "otsensor: cannot allocate worker %d (flow table of %u flows, %u stream buffers)\n",
 				i, cfg->sensor.max_flows, cfg->sensor.stream_buffers);
 			free(qcs);

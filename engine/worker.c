@@ -18,21 +18,27 @@
 
 #include "worker.h"
 
-#define STATE_RING_CAP 16384
-#define INPUT_RING_BYTES (16u << 20)
+/* facts to the state thread, and frames from the reader or capture thread (see
+ * enum worker_mode): every byte of a ring is written each time round, and memory a
+ * process touches for the first time costs more than the copying */
+#define STATE_RING_LIVE 16384
+#define STATE_RING_REPLAY 4096
+#define INPUT_RING_LIVE (16u << 20)
+#define INPUT_RING_REPLAY (2u << 20)
 #define PROBE_LIMIT 8
 
-int worker_init(struct worker *w, int id, const struct config *cfg, unsigned emit, bool threaded)
+int worker_init(struct worker *w, int id, const struct config *cfg, unsigned emit, enum worker_mode mode)
 {
 	memset(w, 0, sizeof *w);
 	w->id = id;
 	w->emit = emit;
-	w->threaded = threaded;
+	w->threaded = mode == WORKER_REPLAY || mode == WORKER_LIVE_RING;
+	bool live = mode == WORKER_LIVE_RING || mode == WORKER_LIVE_QUEUE;
 	if (flow_table_init(&w->ft, cfg->sensor.max_flows, cfg->sensor.flow_timeout_s, cfg->sensor.tcp_timeout_s) ||
 	    stream_pool_init(&w->sp, cfg->sensor.stream_buffers) || ipfrag_init(&w->frag) ||
-	    spsc_init(&w->facts, sizeof(struct fact), STATE_RING_CAP) || outbuf_init(&w->out, 1u << 18) ||
-	    !(w->fcache = calloc(FACT_CACHE_SIZE, sizeof *w->fcache)) ||
-	    (threaded && bring_init(&w->in, INPUT_RING_BYTES))) {
+	    spsc_init(&w->facts, sizeof(struct fact), live ? STATE_RING_LIVE : STATE_RING_REPLAY) ||
+	    outbuf_init(&w->out, 1u << 18) || !(w->fcache = calloc(FACT_CACHE_SIZE, sizeof *w->fcache)) ||
+	    (w->threaded && bring_init(&w->in, live ? INPUT_RING_LIVE : INPUT_RING_REPLAY))) {
 		worker_free(w);
 		return -1;
 	}
@@ -702,8 +708,8 @@ static const uint8_t *moved(const uint8_t *ptr, const uint8_t *from, uint32_t ca
 	return ptr && ptr >= from && ptr <= from + caplen ? to + (ptr - from) : ptr;
 }
 
-void worker_rec_fill(struct brec *rec, int linktype, const uint8_t *frame, uint32_t caplen, uint32_t wirelen,
-		     uint64_t ts_us, uint64_t frameno, const struct packet *p, int rc)
+static void rec_header(struct brec *rec, int linktype, const uint8_t *frame, uint32_t caplen, uint32_t wirelen,
+		       uint64_t ts_us, uint64_t frameno)
 {
 	rec->caplen = caplen;
 	rec->wirelen = wirelen;
@@ -712,13 +718,27 @@ void worker_rec_fill(struct brec *rec, int linktype, const uint8_t *frame, uint3
 	rec->frameno = frameno;
 	rec->seq = 0;
 	rec->pkt_off = (caplen + 7u) & ~7u;
-	rec->decode_rc = rc;
 	memcpy(rec->data, frame, caplen);
+}
+
+void worker_rec_fill(struct brec *rec, int linktype, const uint8_t *frame, uint32_t caplen, uint32_t wirelen,
+		     uint64_t ts_us, uint64_t frameno, const struct packet *p, int rc)
+{
+	rec_header(rec, linktype, frame, caplen, wirelen, ts_us, frameno);
+	rec->decode_rc = rc;
 	struct packet *q = (struct packet *)(rec->data + rec->pkt_off);
 	*q = *p;
 	q->frame = rec->data;
 	q->l2_payload = moved(p->l2_payload, frame, caplen, rec->data);
 	q->payload = moved(p->payload, frame, caplen, rec->data);
+}
+
+void worker_rec_decode(struct brec *rec, int linktype, const uint8_t *frame, uint32_t caplen, uint32_t wirelen,
+		       uint64_t ts_us, uint64_t frameno, struct decode_stats *ds)
+{
+	rec_header(rec, linktype, frame, caplen, wirelen, ts_us, frameno);
+	rec->decode_rc = decode_frame(linktype, rec->data, caplen, wirelen, ts_us,
+				      (struct packet *)(rec->data + rec->pkt_off), ds);
 }
 
 void worker_flush_flows(struct worker *w)

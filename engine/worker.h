@@ -116,7 +116,14 @@ struct worker {
 	struct dctx dc;
 };
 
-int worker_init(struct worker *w, int id, const struct config *cfg, unsigned emit, bool threaded);
+/* How a worker is fed, which sizes its rings. Replay: a reader that waits when the
+ * input ring is full (so a small ring, which stays in cache, does). Live: a capture
+ * thread that cannot wait hands frames over a deep input ring (ring), or the worker
+ * reads its own queue (queue); either way a deep fact ring absorbs a burst while the
+ * state thread catches up. Inline: the caller hands it frames (tests). */
+enum worker_mode { WORKER_INLINE, WORKER_REPLAY, WORKER_LIVE_RING, WORKER_LIVE_QUEUE };
+
+int worker_init(struct worker *w, int id, const struct config *cfg, unsigned emit, enum worker_mode mode);
 void worker_free(struct worker *w);
 
 /* Processes one captured frame (inline, in the caller's thread). */
@@ -138,6 +145,10 @@ uint32_t worker_rec_len(uint32_t caplen);
  * pointers moved onto the copy. */
 void worker_rec_fill(struct brec *rec, int linktype, const uint8_t *frame, uint32_t caplen, uint32_t wirelen,
 		     uint64_t ts_us, uint64_t frameno, const struct packet *p, int rc);
+/* The same for a reader that feeds one worker, so needs no decoding to pick it: copies
+ * the frame and decodes the copy where it lies (no second copy of the decoding). */
+void worker_rec_decode(struct brec *rec, int linktype, const uint8_t *frame, uint32_t caplen, uint32_t wirelen,
+		       uint64_t ts_us, uint64_t frameno, struct decode_stats *ds);
 
 /* End of one capture file: every flow ends (what waits is delivered), so the next file
  * starts clean whichever worker sees it. Threaded workers get it as a ring record

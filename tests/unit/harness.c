@@ -43,7 +43,7 @@ struct th *th_new(void)
 	config_defaults(&t->cfg);
 	t->cfg.sensor.max_flows = 4096;
 	t->cfg.sensor.stream_buffers = 256;
-	if (worker_init(&t->w, 0, &t->cfg, 0, false)) {
+	if (worker_init(&t->w, 0, &t->cfg, 0, WORKER_INLINE)) {
 		free(t);
 		return NULL;
 	}
