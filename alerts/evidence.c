@@ -11,7 +11,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "bigmem.h"
 #include "evidence.h"
 #include "otstate.h"
 #ifdef OTS_HAVE_UPLINK
@@ -23,25 +22,27 @@
 int evring_init(struct evring *r)
 {
 	memset(r, 0, sizeof *r);
-	r->mem = bigmem_alloc(EVR_BYTES);
-	r->start = malloc(EVR_SLOTS * sizeof *r->start);
-	if (!r->mem || !r->start || spsc_init(&r->req, sizeof(struct evr_req), EVR_REQS)) {
+	r->small = malloc((size_t)EVR_SLOTS * EVR_SMALL);
+	r->big = malloc((size_t)EVR_SLOTS * EVR_SNAP); /* pages touched only when used */
+	r->free_big = malloc(EVR_SLOTS * sizeof *r->free_big);
+	if (!r->small || !r->big || !r->free_big || spsc_init(&r->req, sizeof(struct evr_req), EVR_REQS) ||
+	    spsc_init(&r->done, sizeof(struct evr_done), EVR_REQS)) {
 		evring_free(r);
 		return -1;
 	}
-	if (spsc_init(&r->done, sizeof(struct evr_done), EVR_REQS)) {
-		evring_free(r);
-		return -1;
-	}
+	for (uint32_t i = 0; i < EVR_SLOTS; i++)
+		r->free_big[i] = (uint16_t)(EVR_SLOTS - 1 - i); /* slot 0 taken first */
+	r->nfree = EVR_SLOTS;
 	return 0;
 }
 
 void evring_free(struct evring *r)
 {
-	bigmem_free(r->mem, EVR_BYTES);
-	free(r->start);
-	r->mem = NULL;
-	r->start = NULL;
+	free(r->small);
+	free(r->big);
+	free(r->free_big);
+	r->small = r->big = NULL;
+	r->free_big = NULL;
 	spsc_free(&r->req);
 	spsc_free(&r->done);
 }
@@ -49,17 +50,17 @@ void evring_free(struct evring *r)
 void evring_add(struct evring *r, int linktype, const uint8_t *frame, uint32_t caplen, uint32_t wirelen,
 		uint64_t ts_us, uint32_t flow_id, const struct packet *p)
 {
-	if (!r->mem)
+	if (!r->small)
 		return;
+	uint8_t *at = r->small + (size_t)(r->n % EVR_SLOTS) * EVR_SMALL;
+	struct evr_hdr *h = (struct evr_hdr *)at;
+	if (r->n >= EVR_SLOTS && h->big != EVR_NONE)
+		r->free_big[r->nfree++] = h->big; /* the frame that had the slot is out of reach */
 	uint32_t snap = caplen > EVR_SNAP ? EVR_SNAP : caplen;
 	uint8_t family = p ? p->ip_version : 0;
 	uint8_t alen = family == 4 ? 4 : family == 6 ? 16 : 0;
 	bool mac = p && p->has_mac;
-	size_t len = (sizeof(struct evr_hdr) + 2u * alen + (mac ? 12u : 0u) + snap + 7u) & ~(size_t)7;
-	if (r->head + len > EVR_BYTES)
-		r->head = 0; /* the rest of the block is wasted until the next lap */
-	uint8_t *at = r->mem + r->head;
-	struct evr_hdr *h = (struct evr_hdr *)at;
+	size_t used = sizeof *h + 2u * alen + (mac ? 12u : 0u);
 	h->ts_us = ts_us;
 	h->flow_id = flow_id;
 	h->wirelen = wirelen;
@@ -68,7 +69,6 @@ void evring_add(struct evring *r, int linktype, const uint8_t *frame, uint32_t c
 	h->family = family;
 	h->addr_len = alen;
 	h->has_mac = mac;
-	h->unused = 0;
 	at += sizeof *h;
 	if (alen) {
 		memcpy(at, p->src_ip, alen);
@@ -80,9 +80,15 @@ void evring_add(struct evring *r, int linktype, const uint8_t *frame, uint32_t c
 		memcpy(at + 6, p->dst_mac, 6);
 		at += 12;
 	}
+	if (used + snap <= EVR_SMALL) {
+		h->big = EVR_NONE;
+	} else {
+		/* the pool cannot run dry: a big slot is held only by one of the EVR_SLOTS
+		 * small slots */
+		h->big = r->free_big[--r->nfree];
+		at = r->big + (size_t)h->big * EVR_SNAP;
+	}
 	memcpy(at, frame, snap);
-	r->start[r->n % EVR_SLOTS] = (uint32_t)r->head;
-	r->head += len;
 	r->n++;
 }
 
@@ -94,7 +100,7 @@ struct evr_view {
 
 static void view_of(const struct evring *r, uint64_t i, struct evr_view *v)
 {
-	const uint8_t *at = r->mem + r->start[i % EVR_SLOTS];
+	const uint8_t *at = r->small + (size_t)(i % EVR_SLOTS) * EVR_SMALL;
 	v->h = (const struct evr_hdr *)at;
 	at += sizeof *v->h;
 	v->src_ip = at;
@@ -103,7 +109,7 @@ static void view_of(const struct evring *r, uint64_t i, struct evr_view *v)
 	v->src_mac = v->h->has_mac ? at : NULL;
 	v->dst_mac = v->h->has_mac ? at + 6 : NULL;
 	at += v->h->has_mac ? 12u : 0u;
-	v->data = at;
+	v->data = v->h->big == EVR_NONE ? at : r->big + (size_t)v->h->big * EVR_SNAP;
 }
 
 static bool frame_matches(const struct evr_view *v, const struct evr_req *q)
@@ -192,7 +198,7 @@ void evidence_request(struct ots_state *s, const struct fact *f, uint64_t alert_
 	if (!s->workers || !s->sc->evidence_max_mb || !s->evidence_dir[0] || f->worker >= s->nworkers)
 		return;
 	struct worker *w = &s->workers[f->worker];
-	if (!w->ev.mem)
+	if (!w->ev.small)
 		return;
 	struct evr_req q;
 	memset(&q, 0, sizeof q);
@@ -274,7 +280,7 @@ int evidence_queue_written(struct ots_state *s)
 	int queued = 0;
 	for (int i = 0; i < s->nworkers; i++) {
 		struct evring *r = &s->workers[i].ev;
-		if (!r->mem)
+		if (!r->small)
 			continue;
 		struct evr_done dn;
 		while (spsc_pop_many(&r->done, &dn, 1) == 1) {

@@ -10,12 +10,13 @@
  * the workers stopped, the state thread answers what is left (evring_service).
  * The state thread caps the directory at [alerts] evidence_max_mb, oldest first.
  *
- * The ring is one block of bytes written front to back: each frame a 24-byte header,
- * its addresses (8 bytes for IPv4, 32 for IPv6, 12 more for MACs) and at most EVR_SNAP
- * bytes of it, packed; an index holds where the newest EVR_SLOTS frames start. The
- * block is sized for EVR_SLOTS frames of EVR_SNAP bytes (and one more, for the space
- * wasted where writing wraps to the front), so the newest EVR_SLOTS frames are always
- * there, and a small frame costs its own size, not a slot's.
+ * The ring is EVR_SLOTS small slots of EVR_SMALL bytes, one per frame, in turn: a
+ * 24-byte header, the addresses (8 bytes for IPv4, 32 for IPv6, 12 more for MACs) and
+ * the frame when it fits (most OT frames do). A longer frame goes, up to EVR_SNAP
+ * bytes, into a big slot taken from a pool of EVR_SLOTS (last freed, first taken), and
+ * gives it back when its small slot is reused. So the newest EVR_SLOTS frames are
+ * always there, in 1 MiB plus 1.5 KiB for each long frame among them: memory a
+ * worker touches for the first time costs more than all the copying.
  *
  * Per packet: one memcpy of at most EVR_SNAP bytes and a header; no allocation, lock or
  * system call.
@@ -35,8 +36,11 @@
 #define EVR_SNAP 1536
 #define EVR_REQS 256
 
-/* one frame in the ring: this header, then src and dst address (addr_len bytes each),
- * src and dst MAC (if has_mac), then caplen bytes of the frame */
+#define EVR_SMALL 256
+#define EVR_NONE 0xffff
+
+/* a small slot starts with this header, then src and dst address (addr_len bytes
+ * each), src and dst MAC (if has_mac), then the frame unless it is in big slot `big` */
 struct evr_hdr {
 	uint64_t ts_us;
 	uint32_t flow_id;
@@ -47,10 +51,9 @@ struct evr_hdr {
 	uint8_t addr_len;       /* 0, 4 or 16 */
 	uint8_t has_mac;
 	uint8_t unused;
+	uint16_t big;           /* EVR_NONE: the frame is in the small slot */
+	uint8_t pad[6];
 };
-
-#define EVR_REC_MAX (sizeof(struct evr_hdr) + 2 * 16 + 12 + EVR_SNAP)
-#define EVR_BYTES ((size_t)(EVR_SLOTS + 1) * EVR_REC_MAX)
 
 struct evr_req {
 	uint64_t alert_id;
@@ -70,9 +73,10 @@ struct evr_done {
 };
 
 struct evring {
-	uint8_t *mem;           /* EVR_BYTES of records; NULL: evidence disabled */
-	uint32_t *start;        /* EVR_SLOTS: where frame i starts (at start[i % EVR_SLOTS]) */
-	size_t head;            /* where the next frame goes */
+	uint8_t *small;         /* EVR_SLOTS x EVR_SMALL: frame i in slot i % EVR_SLOTS; NULL: no evidence */
+	uint8_t *big;           /* EVR_SLOTS x EVR_SNAP, touched only as far as the pool is used */
+	uint16_t *free_big;     /* the pool: big slots not in use, the next one to take last */
+	uint32_t nfree;
 	uint64_t n;             /* frames ever added */
 	struct spsc req;        /* state thread -> worker: files to write */
 	struct spsc done;       /* worker -> state thread: files written (EVR_REQS deep) */
@@ -93,7 +97,7 @@ void evring_service(struct evring *r);
 
 static inline void evring_poll(struct evring *r)
 {
-	if (r->mem && !spsc_empty(&r->req))
+	if (r->small && !spsc_empty(&r->req))
 		evring_service(r);
 }
 

@@ -1,8 +1,9 @@
 /*
- * test_evidence.c - the per-worker evidence ring: frames of every size packed into it
- * and wrapped around it many times, then written to pcap files for a flow, an IPv4 or
- * IPv6 host, or a MAC: the newest frames that match, oldest first, cut at EVR_SNAP
- * bytes with their wire length kept, and exactly the newest EVR_SLOTS frames in reach.
+ * test_evidence.c - the per-worker evidence ring: frames of every size through it many
+ * times round (the long ones in big slots of its pool, held only while in reach), then
+ * written to pcap files for a flow, an IPv4 or IPv6 host, or a MAC: the newest frames
+ * that match, oldest first, cut at EVR_SNAP bytes with their wire length kept, and
+ * exactly the newest EVR_SLOTS frames in reach.
  */
 #include <pcap/pcap.h>
 #include <stdio.h>
@@ -84,7 +85,7 @@ int main(void)
 	CHECK(mkdtemp(dir) != NULL);
 	struct evring r;
 	CHECK_EQ(evring_init(&r), 0);
-	CHECK(r.mem != NULL);
+	CHECK(r.small != NULL);
 
 	/* 50000 frames (up to 2059 bytes: the ring wraps around many times), flows 1..5 in
 	 * turn; frames of flow 5 have no IP layer, those of flow 4 are IPv6 */
@@ -94,6 +95,14 @@ int main(void)
 		add(&r, i, flow == 5 ? 0 : flow, flow == 5 ? 0 : flow == 4 ? 6 : 4, true);
 	}
 	CHECK_EQ(r.n, total);
+	/* the long frames among the newest EVR_SLOTS hold a big slot each, and only they */
+	uint32_t held = 0;
+	for (uint64_t i = total - EVR_SLOTS; i < total; i++) {
+		uint32_t flow = (uint32_t)(i % 5) + 1;
+		uint32_t addrs = flow == 5 ? 0 : flow == 4 ? 32 : 8;
+		held += sizeof(struct evr_hdr) + addrs + 12 + (len_of(i) > EVR_SNAP ? EVR_SNAP : len_of(i)) > EVR_SMALL;
+	}
+	CHECK_EQ(EVR_SLOTS - r.nfree, held);
 
 	struct evr_req q;
 	bool ok;
