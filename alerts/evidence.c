@@ -57,31 +57,24 @@ void evring_add(struct evring *r, int linktype, const uint8_t *frame, uint32_t c
 	if (r->n >= EVR_SLOTS && h->big != EVR_NONE)
 		r->free_big[r->nfree++] = h->big; /* the frame that had the slot is out of reach */
 	uint32_t snap = caplen > EVR_SNAP ? EVR_SNAP : caplen;
-	uint8_t family = p ? p->ip_version : 0;
-	uint8_t alen = family == 4 ? 4 : family == 6 ? 16 : 0;
-	bool mac = p && p->has_mac;
-	size_t used = sizeof *h + 2u * alen + (mac ? 12u : 0u);
 	h->ts_us = ts_us;
 	h->flow_id = flow_id;
 	h->wirelen = wirelen;
 	h->caplen = (uint16_t)snap;
 	h->linktype = (int16_t)linktype;
-	h->family = family;
-	h->addr_len = alen;
-	h->has_mac = mac;
-	at += sizeof *h;
-	if (alen) {
-		memcpy(at, p->src_ip, alen);
-		memcpy(at + alen, p->dst_ip, alen);
-		at += 2u * alen;
+	h->family = p ? p->ip_version : 0;
+	h->has_mac = p && p->has_mac;
+	if (h->family) {
+		memcpy(h->src_ip, p->src_ip, 16);
+		memcpy(h->dst_ip, p->dst_ip, 16);
 	}
-	if (mac) {
-		memcpy(at, p->src_mac, 6);
-		memcpy(at + 6, p->dst_mac, 6);
-		at += 12;
+	if (h->has_mac) {
+		memcpy(h->src_mac, p->src_mac, 6);
+		memcpy(h->dst_mac, p->dst_mac, 6);
 	}
-	if (used + snap <= EVR_SMALL) {
+	if (sizeof *h + snap <= EVR_SMALL) {
 		h->big = EVR_NONE;
+		at += sizeof *h;
 	} else {
 		/* the pool cannot run dry: a big slot is held only by one of the EVR_SLOTS
 		 * small slots */
@@ -92,36 +85,25 @@ void evring_add(struct evring *r, int linktype, const uint8_t *frame, uint32_t c
 	r->n++;
 }
 
-/* a frame of the ring, its header and where its parts are */
-struct evr_view {
-	const struct evr_hdr *h;
-	const uint8_t *src_ip, *dst_ip, *src_mac, *dst_mac, *data;
-};
-
-static void view_of(const struct evring *r, uint64_t i, struct evr_view *v)
+static const struct evr_hdr *hdr_of(const struct evring *r, uint64_t i)
 {
-	const uint8_t *at = r->small + (size_t)(i % EVR_SLOTS) * EVR_SMALL;
-	v->h = (const struct evr_hdr *)at;
-	at += sizeof *v->h;
-	v->src_ip = at;
-	v->dst_ip = at + v->h->addr_len;
-	at += 2u * v->h->addr_len;
-	v->src_mac = v->h->has_mac ? at : NULL;
-	v->dst_mac = v->h->has_mac ? at + 6 : NULL;
-	at += v->h->has_mac ? 12u : 0u;
-	v->data = v->h->big == EVR_NONE ? at : r->big + (size_t)v->h->big * EVR_SNAP;
+	return (const struct evr_hdr *)(r->small + (size_t)(i % EVR_SLOTS) * EVR_SMALL);
 }
 
-static bool frame_matches(const struct evr_view *v, const struct evr_req *q)
+static const uint8_t *data_of(const struct evring *r, const struct evr_hdr *h)
 {
-	const struct evr_hdr *h = v->h;
+	return h->big == EVR_NONE ? (const uint8_t *)(h + 1) : r->big + (size_t)h->big * EVR_SNAP;
+}
+
+static bool frame_matches(const struct evr_hdr *h, const struct evr_req *q)
+{
 	if (!q->host)
 		return q->flow_id && h->flow_id == q->flow_id;
-	if (q->family && h->family == q->family && h->addr_len &&
-	    (!memcmp(v->src_ip, q->ip, h->addr_len) || !memcmp(v->dst_ip, q->ip, h->addr_len)))
+	size_t alen = q->family == 4 ? 4 : 16;
+	if (q->family && h->family == q->family && (!memcmp(h->src_ip, q->ip, alen) || !memcmp(h->dst_ip, q->ip, alen)))
 		return true;
 	static const uint8_t zero[6];
-	if (v->src_mac && memcmp(q->mac, zero, 6) && (!memcmp(v->src_mac, q->mac, 6) || !memcmp(v->dst_mac, q->mac, 6)))
+	if (h->has_mac && memcmp(q->mac, zero, 6) && (!memcmp(h->src_mac, q->mac, 6) || !memcmp(h->dst_mac, q->mac, 6)))
 		return true;
 	return q->flow_id && h->flow_id == q->flow_id;
 }
@@ -131,19 +113,13 @@ static void write_one(struct evring *r, const struct evr_req *q)
 	uint64_t first = r->n > EVR_SLOTS ? r->n - EVR_SLOTS : 0;
 	/* the newest max_packets matching frames, written oldest first */
 	uint64_t start = r->n, cnt = 0;
-	struct evr_view v;
 	for (uint64_t i = r->n; i > first && cnt < q->max_packets; i--) {
-		view_of(r, i - 1, &v);
-		if (frame_matches(&v, q)) {
+		if (frame_matches(hdr_of(r, i - 1), q)) {
 			start = i - 1;
 			cnt++;
 		}
 	}
-	int lt = 1;
-	if (cnt) {
-		view_of(r, start, &v);
-		lt = v.h->linktype;
-	}
+	int lt = cnt ? hdr_of(r, start)->linktype : 1;
 	pcap_t *pd = pcap_open_dead(lt, 65535);
 	if (!pd) {
 		r->failed++;
@@ -158,15 +134,15 @@ static void write_one(struct evring *r, const struct evr_req *q)
 		return;
 	}
 	for (uint64_t i = start; cnt && i < r->n; i++) {
-		view_of(r, i, &v);
-		if (v.h->linktype != lt || !frame_matches(&v, q))
+		const struct evr_hdr *h = hdr_of(r, i);
+		if (h->linktype != lt || !frame_matches(h, q))
 			continue;
-		struct pcap_pkthdr h;
-		h.ts.tv_sec = (time_t)(v.h->ts_us / 1000000);
-		h.ts.tv_usec = (suseconds_t)(v.h->ts_us % 1000000);
-		h.caplen = v.h->caplen;
-		h.len = v.h->wirelen;
-		pcap_dump((u_char *)d, &h, v.data);
+		struct pcap_pkthdr ph;
+		ph.ts.tv_sec = (time_t)(h->ts_us / 1000000);
+		ph.ts.tv_usec = (suseconds_t)(h->ts_us % 1000000);
+		ph.caplen = h->caplen;
+		ph.len = h->wirelen;
+		pcap_dump((u_char *)d, &ph, data_of(r, h));
 	}
 	bool bad = pcap_dump_flush(d) != 0;
 	pcap_dump_close(d);

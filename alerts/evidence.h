@@ -11,8 +11,8 @@
  * The state thread caps the directory at [alerts] evidence_max_mb, oldest first.
  *
  * The ring is EVR_SLOTS small slots of EVR_SMALL bytes, one per frame, in turn: a
- * 24-byte header, the addresses (8 bytes for IPv4, 32 for IPv6, 12 more for MACs) and
- * the frame when it fits (most OT frames do). A longer frame goes, up to EVR_SNAP
+ * 72-byte header (times, lengths, addresses) and the frame when it fits (most OT
+ * frames do). A longer frame goes, up to EVR_SNAP
  * bytes, into a big slot taken from a pool of EVR_SLOTS (last freed, first taken), and
  * gives it back when its small slot is reused. So the newest EVR_SLOTS frames are
  * always there, in 1 MiB plus 1.5 KiB for each long frame among them: memory a
@@ -39,8 +39,7 @@
 #define EVR_SMALL 256
 #define EVR_NONE 0xffff
 
-/* a small slot starts with this header, then src and dst address (addr_len bytes
- * each), src and dst MAC (if has_mac), then the frame unless it is in big slot `big` */
+/* a small slot starts with this header, then the frame unless it is in big slot `big` */
 struct evr_hdr {
 	uint64_t ts_us;
 	uint32_t flow_id;
@@ -48,11 +47,11 @@ struct evr_hdr {
 	uint16_t caplen;        /* at most EVR_SNAP */
 	int16_t linktype;
 	uint8_t family;         /* 0, 4 or 6 */
-	uint8_t addr_len;       /* 0, 4 or 16 */
 	uint8_t has_mac;
-	uint8_t unused;
 	uint16_t big;           /* EVR_NONE: the frame is in the small slot */
-	uint8_t pad[6];
+	uint8_t src_ip[16], dst_ip[16];
+	uint8_t src_mac[6], dst_mac[6];
+	uint8_t pad[4];
 };
 
 struct evr_req {
