@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <curl/curl.h>
+#include "curl-lazy.h"
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <curl/curl.h>
+#include "curl-lazy.h"
 
 #include "config.h"
 #include "uplink-config.h"
@@ -134,7 +134,7 @@ static int check_https_443(const char *url, const char *key, char *err, size_t e
 	int rc = -1;
 
 	if (!h) {
-		snprintf(err, errlen, "%s: out of memory", key);
+		snprintf(err, errlen, "%s: %s", key, curl_lazy_error()[0] ? curl_lazy_error() : "out of memory");
 		return -1;
 	}
 	if (curl_url_set(h, CURLUPART_URL, url, 0) != CURLUE_OK) {

@@ -24,7 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
+#include "curl-lazy.h"
 #include <json-c/json.h>
 #include <openssl/crypto.h>
 #include <sys/random.h>
@@ -501,6 +501,10 @@ int uplink_start(struct uplink **out, MDB_env *env, const struct config *cfg, ch
 
 	*out = NULL;
 	pthread_once(&curl_once, curl_global);
+	if (curl_lazy_error()[0]) {
+		snprintf(err, errlen, "uplink: %s", curl_lazy_error());
+		return -1;
+	}
 	u = calloc(1, sizeof *u);
 	if (!u) {
 		snprintf(err, errlen, "uplink: out of memory");

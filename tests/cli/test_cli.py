@@ -52,6 +52,11 @@ try:
     caps = captures()
     check(len(caps) >= 2, "test captures found (../shared/pcaps beside the checkout)")
 
+    # --- start-up: libcurl (and the 32 libraries it needs) is opened by the uplink when it
+    # first needs it, not loaded by every command
+    r = subprocess.run(["ldd", OTS], capture_output=True, text=True)
+    check(r.returncode == 0 and "libcurl" not in r.stdout, "libcurl not linked (the uplink opens it): " + r.stdout)
+
     # --- usage errors: exit 2, naming what is wrong
     r = run()
     check(r.returncode == 2 and "no command" in r.stderr, "no command -> 2")
