@@ -17,10 +17,12 @@
 #endif
 #endif
 
+#ifndef BIGMEM_MALLOC
 static size_t rounded(size_t n)
 {
 	return (n + BIGMEM_MIN - 1) & ~(size_t)(BIGMEM_MIN - 1);
 }
+#endif
 
 void *bigmem_alloc(size_t n)
 {
@@ -47,7 +49,9 @@ void bigmem_free(void *p, size_t n)
 {
 	if (!p)
 		return;
-#ifndef BIGMEM_MALLOC
+#ifdef BIGMEM_MALLOC
+	(void)n;
+#else
 	if (n >= BIGMEM_MIN) {
 		munmap(p, rounded(n));
 		return;
