@@ -4,6 +4,11 @@
  * Owned by exactly one worker. Memory is allocated once in flow_table_init; a full
  * table evicts the least recently seen flow and counts it.
  *
+ * The LRU list is kept lazily: a packet only stamps its flow's last_ts, and a flow
+ * moves to the head when it reaches the tail having been seen since it was queued
+ * (lru_ts < last_ts): a flow seen on every packet costs no list work, and the tail is
+ * still the least recently seen flow by the time it is looked at.
+ *
  * Must never: allocate on lookup, or walk more than `budget` flows per packet.
  */
 #include <stdlib.h>
@@ -28,6 +33,7 @@ static void lru_unlink(struct flow_table *t, uint32_t i)
 static void lru_push_front(struct flow_table *t, uint32_t i)
 {
 	struct flow *f = &t->flows[i];
+	f->lru_ts = f->last_ts;
 	f->lru_prev = FLOW_NONE;
 	f->lru_next = t->lru_head;
 	if (t->lru_head != FLOW_NONE)
@@ -35,6 +41,14 @@ static void lru_push_front(struct flow_table *t, uint32_t i)
 	t->lru_head = i;
 	if (t->lru_tail == FLOW_NONE)
 		t->lru_tail = i;
+}
+
+/* the tail, seen since it was queued, to the head */
+static void requeue_tail(struct flow_table *t)
+{
+	uint32_t i = t->lru_tail;
+	lru_unlink(t, i);
+	lru_push_front(t, i);
 }
 
 int flow_table_init(struct flow_table *t, uint32_t cap, uint32_t timeout_s, uint32_t tcp_timeout_s)
@@ -58,6 +72,7 @@ int flow_table_init(struct flow_table *t, uint32_t cap, uint32_t timeout_s, uint
 	t->free_head = FLOW_NONE; /* flows past high_water were never used: no list to build */
 	t->high_water = 0;
 	t->lru_head = t->lru_tail = FLOW_NONE;
+	t->mru = FLOW_NONE;
 	t->timeout_us = (uint64_t)timeout_s * 1000000u;
 	t->tcp_timeout_us = (uint64_t)tcp_timeout_s * 1000000u;
 	return 0;
@@ -134,7 +149,7 @@ uint32_t flow_key_hash(const struct flow_key *k)
 	return (uint32_t)mix64(h);
 }
 
-static bool key_eq(const struct flow_key *x, const struct flow_key *y)
+static inline __attribute__((always_inline)) bool key_eq(const struct flow_key *x, const struct flow_key *y)
 {
 	return x->pa == y->pa && x->pb == y->pb && x->vlan == y->vlan && x->transport == y->transport &&
 	       load64(x->a) == load64(y->a) && load64(x->a + 8) == load64(y->a + 8) && load64(x->b) == load64(y->b) &&
@@ -157,6 +172,8 @@ static void release(struct flow_table *t, uint32_t i)
 {
 	unlink_hash(t, i);
 	lru_unlink(t, i);
+	if (t->mru == i)
+		t->mru = FLOW_NONE;
 	t->flows[i].used = false;
 	t->flows[i].hnext = t->free_head;
 	t->free_head = i;
@@ -171,8 +188,8 @@ static uint64_t timeout_of(const struct flow_table *t, const struct flow *f)
 struct flow *flow_lookup(struct flow_table *t, const struct flow_key *k, uint64_t ts,
 			 bool *created, void (*on_evict)(void *ctx, struct flow *f), void *ctx)
 {
-	/* the most recent flow first: a request and its answer come back to back */
-	uint32_t i = t->lru_head;
+	/* the flow found last first: a request and its answer come back to back */
+	uint32_t i = t->mru;
 	if (i == FLOW_NONE || !key_eq(&t->flows[i].key, k)) {
 		uint32_t h = flow_key_hash(k) & t->nbuckets_mask;
 		for (i = t->buckets[h]; i != FLOW_NONE && !key_eq(&t->flows[i].key, k); i = t->flows[i].hnext)
@@ -182,11 +199,9 @@ struct flow *flow_lookup(struct flow_table *t, const struct flow_key *k, uint64_
 		struct flow *f = &t->flows[i];
 		if (ts <= f->last_ts || ts - f->last_ts <= timeout_of(t, f)) {
 			*created = false;
-			if (t->lru_head != i) {
-				lru_unlink(t, i);
-				lru_push_front(t, i);
-			}
-			f->last_ts = ts;
+			if (ts > f->last_ts)
+				f->last_ts = ts; /* it moves up the LRU list when it reaches the tail */
+			t->mru = i;
 			return f;
 		}
 		/* idle past its timeout but not swept yet: it ends here, whatever the sweep's
@@ -202,6 +217,10 @@ struct flow *flow_lookup(struct flow_table *t, const struct flow_key *k, uint64_
 		t->free_head = t->high_water++;
 	}
 	if (t->free_head == FLOW_NONE) {
+		/* the least recently seen: flows seen since they were queued go to the head
+		 * (a bounded number; past that the tail goes, seen or not) */
+		for (int n = 0; n < 64 && t->flows[t->lru_tail].last_ts > t->flows[t->lru_tail].lru_ts; n++)
+			requeue_tail(t);
 		uint32_t victim = t->lru_tail;
 		if (on_evict)
 			on_evict(ctx, &t->flows[victim]);
@@ -225,6 +244,7 @@ struct flow *flow_lookup(struct flow_table *t, const struct flow_key *k, uint64_
 	f->hnext = t->buckets[h];
 	t->buckets[h] = i;
 	lru_push_front(t, i);
+	t->mru = i;
 	t->active++;
 	if (t->active > t->st.active_peak)
 		t->st.active_peak = t->active;
@@ -237,11 +257,19 @@ struct flow *flow_lookup(struct flow_table *t, const struct flow_key *k, uint64_
 void flow_expire_some(struct flow_table *t, uint64_t now, unsigned budget,
 		      void (*on_expire)(void *ctx, struct flow *f), void *ctx)
 {
-	while (budget-- && t->lru_tail != FLOW_NONE) {
+	unsigned requeues = budget * 4;
+	while (budget && t->lru_tail != FLOW_NONE) {
 		uint32_t i = t->lru_tail;
 		struct flow *f = &t->flows[i];
-		if (now < f->last_ts || now - f->last_ts <= timeout_of(t, f))
+		if (now < f->last_ts || now - f->last_ts <= timeout_of(t, f)) {
+			/* seen since it was queued: its place is nearer the head */
+			if (f->last_ts > f->lru_ts && requeues--) {
+				requeue_tail(t);
+				continue;
+			}
 			return;
+		}
+		budget--;
 		if (on_expire)
 			on_expire(ctx, f);
 		release(t, i);

@@ -48,6 +48,7 @@ struct flow {
 	struct flow_key key;
 	uint32_t hnext;             /* hash chain */
 	uint32_t lru_prev, lru_next;
+	uint64_t lru_ts;            /* last_ts when the flow was (re)queued at the LRU head */
 	uint32_t id;                /* worker-local serial number (for evidence) */
 	uint64_t first_ts, last_ts;
 	uint64_t last_frame;        /* capture frame number of the latest packet */
@@ -76,7 +77,8 @@ struct flow_table {
 	uint32_t cap, active;
 	uint32_t free_head;         /* free list through hnext */
 	uint32_t high_water;        /* flows [high_water, cap) have never been used */
-	uint32_t lru_head, lru_tail;/* head = most recent */
+	uint32_t lru_head, lru_tail;/* head = most recently queued (see flow.c) */
+	uint32_t mru;               /* the flow found last */
 	uint32_t next_id;
 	uint64_t timeout_us, tcp_timeout_us;
 	struct flow_stats st;
@@ -98,13 +100,13 @@ struct flow *flow_lookup(struct flow_table *t, const struct flow_key *k, uint64_
  * `budget` of them (so a packet never pays for a large sweep). */
 void flow_expire_some(struct flow_table *t, uint64_t now, unsigned budget,
 		      void (*on_expire)(void *ctx, struct flow *f), void *ctx);
-/* The per-packet form: only the least recently used flow is looked at unless it is
- * older than the shorter timeout. */
+/* The per-packet form: only the flow queued longest ago is looked at unless it was
+ * queued longer ago than the shorter timeout. */
 static inline void flow_expire(struct flow_table *t, uint64_t now, unsigned budget,
 			       void (*on_expire)(void *ctx, struct flow *f), void *ctx)
 {
 	uint64_t shortest = t->timeout_us < t->tcp_timeout_us ? t->timeout_us : t->tcp_timeout_us;
-	if (t->lru_tail != FLOW_NONE && now > t->flows[t->lru_tail].last_ts + shortest)
+	if (t->lru_tail != FLOW_NONE && now > t->flows[t->lru_tail].lru_ts + shortest)
 		flow_expire_some(t, now, budget, on_expire, ctx);
 }
 
