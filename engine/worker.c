@@ -110,7 +110,10 @@ static uint64_t fact_hash(const struct fact *f, const struct packet *p)
 	memcpy(ep + 28, srv->ip, 16);
 	memcpy(ep + 44, &srv->port, 2);
 	h = mix_words(ep, sizeof ep, h);
-	h = mix_words(&f->u, sizeof f->u, h);
+	/* the union's member for the type (the rest is zero): an operation is half of it */
+	size_t ulen = f->type == FACT_OPERATION ? sizeof f->u.op : f->type == FACT_CONTACT ? sizeof f->u.contact
+											       : sizeof f->u;
+	h = mix_words(&f->u, ulen, h);
 	h ^= h >> 29;
 	return h;
 }
