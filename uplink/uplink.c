@@ -107,11 +107,12 @@ static void rfc3339(int64_t t, char *out, size_t outlen)
 /* The proxy URL without its credentials, for status output. */
 static void proxy_public(const char *proxy, char *out, size_t outlen)
 {
+	out[0] = 0;
+	if (!proxy[0])
+		return; /* (no libcurl needed) */
 	CURLU *h = curl_url();
 	char *s = NULL;
-
-	out[0] = 0;
-	if (!proxy[0] || !h)
+	if (!h)
 		goto done;
 	if (curl_url_set(h, CURLUPART_URL, proxy, 0) == CURLUE_OK) {
 		curl_url_set(h, CURLUPART_USER, NULL, 0);
@@ -500,11 +501,6 @@ int uplink_start(struct uplink **out, MDB_env *env, const struct config *cfg, ch
 	int rc;
 
 	*out = NULL;
-	pthread_once(&curl_once, curl_global);
-	if (curl_lazy_error()[0]) {
-		snprintf(err, errlen, "uplink: %s", curl_lazy_error());
-		return -1;
-	}
 	u = calloc(1, sizeof *u);
 	if (!u) {
 		snprintf(err, errlen, "uplink: out of memory");
@@ -539,6 +535,12 @@ int uplink_start(struct uplink **out, MDB_env *env, const struct config *cfg, ch
 		write_status(u);
 		*out = u;
 		return 0;
+	}
+	/* libcurl is opened here, when there is something to send (curl-lazy.h) */
+	pthread_once(&curl_once, curl_global);
+	if (curl_lazy_error()[0]) {
+		snprintf(err, errlen, "uplink: %s", curl_lazy_error());
+		goto fail;
 	}
 	if (http_init(&u->http, &u->cfg, &u->abort, &u->deadline_ms, err, errlen))
 		goto fail;

@@ -56,6 +56,8 @@ try:
     # first needs it, not loaded by every command
     r = subprocess.run(["ldd", OTS], capture_output=True, text=True)
     check(r.returncode == 0 and "libcurl" not in r.stdout, "libcurl not linked (the uplink opens it): " + r.stdout)
+    r = run("replay", caps[0], env=dict(os.environ, LD_DEBUG="files"))
+    check(r.returncode == 0 and "libcurl" not in r.stderr, "replay without an uplink does not open libcurl")
 
     # --- usage errors: exit 2, naming what is wrong
     r = run()
