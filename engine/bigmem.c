@@ -34,10 +34,10 @@ void *bigmem_alloc(size_t n)
 		if (m == MAP_FAILED)
 			return NULL;
 		uint8_t *p = (uint8_t *)(((uintptr_t)m + BIGMEM_MIN - 1) & ~(uintptr_t)(BIGMEM_MIN - 1));
-		if (p > m)
-			munmap(m, (size_t)(p - m));
-		if (m + BIGMEM_MIN > p)
-			munmap(p + len, (size_t)(m + BIGMEM_MIN - p));
+		size_t before = (size_t)(p - m); /* less than BIGMEM_MIN */
+		if (before)
+			munmap(m, before);
+		munmap(p + len, BIGMEM_MIN - before);
 		madvise(p, len, MADV_HUGEPAGE); /* advice: refused or unsupported is fine */
 		return p;
 	}

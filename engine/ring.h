@@ -3,8 +3,8 @@
  *
  * spsc: fixed-size elements (facts from a worker to the state thread).
  * bring: variable-size byte records (raw frames from the capture thread to a worker).
- * Both are allocated once (big ones in huge pages: bigmem.h); a full ring makes the producer wait (replay must not lose
- * anything), and the waits are counted.
+ * Both are allocated once (big ones in huge pages: bigmem.h); a full ring makes the
+ * producer wait (replay must not lose anything), and the waits are counted.
  *
  * Must never: be used with more than one producer or more than one consumer.
  */
