@@ -48,6 +48,20 @@ static void add(struct evring *r, uint64_t i, uint32_t flow_id, int family, bool
 	evring_add(r, LT_ETHERNET, frame, len, len + 4, 1000000 + i, flow_id, &p);
 }
 
+/* a request for every frame to or from a host (by address, or by MAC when mac is set) */
+static struct evr_req host_req(uint8_t family, const uint8_t ip[16], const uint8_t *mac, uint32_t max)
+{
+	struct evr_req q;
+	memset(&q, 0, sizeof q);
+	q.host = true;
+	q.family = family;
+	memcpy(q.ip, ip, 16);
+	if (mac)
+		memcpy(q.mac, mac, 6);
+	q.max_packets = max;
+	return q;
+}
+
 /* Writes the file for q and reads it back: how many frames, and whether every one is
  * frame number first + k*step, in order, cut at EVR_SNAP with its wire length kept. */
 static int written(struct evring *r, struct evr_req *q, uint64_t first, uint64_t step, bool *intact)
@@ -113,36 +127,23 @@ int main(void)
 	CHECK_EQ(r.written, 1);
 
 	/* an IPv4 host: its frames as source, not another host's */
-	memset(&q, 0, sizeof q);
-	q.host = true;
-	q.family = 4;
-	q.ip[0] = 10, q.ip[3] = 3;
-	q.max_packets = 4;
+	const uint8_t v4[16] = { 10, 0, 0, 3 }, v6[16] = { 0xfd, [15] = 4 }, none[16] = { 0 };
+	uint8_t mac[6] = { 0x00, 0x11, 0x22, 0x33, 0x44, 0x00 };
+	q = host_req(4, v4, NULL, 4);
 	CHECK_EQ(written(&r, &q, total - 5 * 4 + 2, 5, &ok), 4);
 	CHECK(ok);
 	/* an IPv6 host */
-	memset(&q, 0, sizeof q);
-	q.host = true;
-	q.family = 6;
-	q.ip[0] = 0xfd, q.ip[15] = 4;
-	q.max_packets = 3;
+	q = host_req(6, v6, NULL, 3);
 	CHECK_EQ(written(&r, &q, total - 5 * 3 + 3, 5, &ok), 3);
 	CHECK(ok);
 	/* a MAC (the frames without an IP layer are found by theirs) */
-	memset(&q, 0, sizeof q);
-	q.host = true;
-	uint8_t mac[6] = { 0x00, 0x11, 0x22, 0x33, 0x44, 0x00 };
-	memcpy(q.mac, mac, 6);
-	q.max_packets = 2;
+	q = host_req(0, none, mac, 2);
 	CHECK_EQ(written(&r, &q, total - 5 * 2 + 4, 5, &ok), 2);
 	CHECK(ok);
 	/* every frame shares the destination MAC: the newest EVR_SLOTS frames are all there,
 	 * intact, and not one older */
-	memset(&q, 0, sizeof q);
-	q.host = true;
 	mac[5] = 0xee;
-	memcpy(q.mac, mac, 6);
-	q.max_packets = 100000;
+	q = host_req(0, none, mac, 100000);
 	CHECK_EQ(written(&r, &q, total - EVR_SLOTS, 1, &ok), EVR_SLOTS);
 	CHECK(ok);
 
