@@ -97,8 +97,8 @@ static void deliver(struct stream_dir *sd, struct flow_stats *st, struct flow *f
 }
 
 /* Delivers out-of-order segments that have become contiguous. */
-static void drain_ooo(struct stream_pool *p, struct stream_dir *sd, struct flow_stats *st, struct flow *f, int dir,
-		      stream_bytes_fn out, void *ctx)
+static void drain_waiting(struct stream_pool *p, struct stream_dir *sd, struct flow_stats *st, struct flow *f,
+			  int dir, stream_bytes_fn out, void *ctx)
 {
 	while (sd->ooo_head != FLOW_NONE && seq_diff(p->seq[sd->ooo_head], sd->next_seq) <= 0) {
 		uint32_t c = sd->ooo_head;
@@ -107,6 +107,14 @@ static void drain_ooo(struct stream_pool *p, struct stream_dir *sd, struct flow_
 		deliver(sd, st, f, dir, p->seq[c], chunk_mem(p, c), p->len[c], p->frame[c], p->ts[c], out, ctx);
 		chunk_put(p, c);
 	}
+}
+
+/* the same, without a call when nothing waits (nearly every segment) */
+static inline void drain_ooo(struct stream_pool *p, struct stream_dir *sd, struct flow_stats *st, struct flow *f,
+			     int dir, stream_bytes_fn out, void *ctx)
+{
+	if (sd->ooo_head != FLOW_NONE)
+		drain_waiting(p, sd, st, f, dir, out, ctx);
 }
 
 /* Gives up on the hole before the first waiting segment. */
