@@ -468,7 +468,7 @@ static void ctx_setup(struct worker *w, struct dctx *c, const struct dissector *
 	c->pdu.proto = NULL;
 }
 
-static void run_parse(struct dctx *c, const uint8_t *data, size_t len)
+static inline __attribute__((always_inline)) void run_parse(struct dctx *c, const uint8_t *data, size_t len)
 {
 	struct rd r = rd_init(data, len);
 	c->w->in_parse = true;
