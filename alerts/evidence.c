@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "decode.h"
 #include "evidence.h"
 #include "otstate.h"
 #ifdef OTS_HAVE_UPLINK
@@ -48,7 +49,7 @@ void evring_free(struct evring *r)
 }
 
 void evring_add(struct evring *r, int linktype, const uint8_t *frame, uint32_t caplen, uint32_t wirelen,
-		uint64_t ts_us, uint32_t flow_id, const struct packet *p)
+		uint64_t ts_us, uint32_t flow_id)
 {
 	if (!r->small)
 		return;
@@ -62,16 +63,6 @@ void evring_add(struct evring *r, int linktype, const uint8_t *frame, uint32_t c
 	h->wirelen = wirelen;
 	h->caplen = (uint16_t)snap;
 	h->linktype = (int16_t)linktype;
-	h->family = p ? p->ip_version : 0;
-	h->has_mac = p && p->has_mac;
-	if (h->family) {
-		memcpy(h->src_ip, p->src_ip, 16);
-		memcpy(h->dst_ip, p->dst_ip, 16);
-	}
-	if (h->has_mac) {
-		memcpy(h->src_mac, p->src_mac, 6);
-		memcpy(h->dst_mac, p->dst_mac, 6);
-	}
 	if (sizeof *h + snap <= EVR_SMALL) {
 		h->big = EVR_NONE;
 		at += sizeof *h;
@@ -95,17 +86,24 @@ static const uint8_t *data_of(const struct evring *r, const struct evr_hdr *h)
 	return h->big == EVR_NONE ? (const uint8_t *)(h + 1) : r->big + (size_t)h->big * EVR_SNAP;
 }
 
-static bool frame_matches(const struct evr_hdr *h, const struct evr_req *q)
+static bool frame_matches(const struct evring *r, const struct evr_hdr *h, const struct evr_req *q)
 {
+	if (q->flow_id && h->flow_id == q->flow_id)
+		return true;
 	if (!q->host)
-		return q->flow_id && h->flow_id == q->flow_id;
+		return false;
+	/* a host's frames: their addresses, decoded again (requests are rare; frames many) */
+	struct packet p;
+	struct decode_stats ds;
+	memset(&ds, 0, sizeof ds);
+	if (decode_frame(h->linktype, data_of(r, h), h->caplen, h->wirelen, h->ts_us, &p, &ds) < 0)
+		return false;
 	size_t alen = q->family == 4 ? 4 : 16;
-	if (q->family && h->family == q->family && (!memcmp(h->src_ip, q->ip, alen) || !memcmp(h->dst_ip, q->ip, alen)))
+	if (q->family && p.ip_version == q->family &&
+	    (!memcmp(p.src_ip, q->ip, alen) || !memcmp(p.dst_ip, q->ip, alen)))
 		return true;
 	static const uint8_t zero[6];
-	if (h->has_mac && memcmp(q->mac, zero, 6) && (!memcmp(h->src_mac, q->mac, 6) || !memcmp(h->dst_mac, q->mac, 6)))
-		return true;
-	return q->flow_id && h->flow_id == q->flow_id;
+	return p.has_mac && memcmp(q->mac, zero, 6) && (!memcmp(p.src_mac, q->mac, 6) || !memcmp(p.dst_mac, q->mac, 6));
 }
 
 static void write_one(struct evring *r, const struct evr_req *q)
@@ -114,7 +112,7 @@ static void write_one(struct evring *r, const struct evr_req *q)
 	/* the newest max_packets matching frames, written oldest first */
 	uint64_t start = r->n, cnt = 0;
 	for (uint64_t i = r->n; i > first && cnt < q->max_packets; i--) {
-		if (frame_matches(hdr_of(r, i - 1), q)) {
+		if (frame_matches(r, hdr_of(r, i - 1), q)) {
 			start = i - 1;
 			cnt++;
 		}
@@ -135,7 +133,7 @@ static void write_one(struct evring *r, const struct evr_req *q)
 	}
 	for (uint64_t i = start; cnt && i < r->n; i++) {
 		const struct evr_hdr *h = hdr_of(r, i);
-		if (h->linktype != lt || !frame_matches(h, q))
+		if (h->linktype != lt || !frame_matches(r, h, q))
 			continue;
 		struct pcap_pkthdr ph;
 		ph.ts.tv_sec = (time_t)(h->ts_us / 1000000);

@@ -11,8 +11,8 @@
  * The state thread caps the directory at [alerts] evidence_max_mb, oldest first.
  *
  * The ring is EVR_SLOTS small slots of EVR_SMALL bytes, one per frame, in turn: a
- * 72-byte header (times, lengths, addresses) and the frame when it fits (most OT
- * frames do). A longer frame goes, up to EVR_SNAP
+ * 24-byte header (time, flow, lengths) and the frame when it fits (most OT frames
+ * do); a request for a host's frames decodes them again to find its addresses. A longer frame goes, up to EVR_SNAP
  * bytes, into a big slot taken from a pool of EVR_SLOTS (last freed, first taken), and
  * gives it back when its small slot is reused. So the newest EVR_SLOTS frames are
  * always there, in 1 MiB plus 1.5 KiB for each long frame among them: memory a
@@ -46,12 +46,8 @@ struct evr_hdr {
 	uint32_t wirelen;
 	uint16_t caplen;        /* at most EVR_SNAP */
 	int16_t linktype;
-	uint8_t family;         /* 0, 4 or 6 */
-	uint8_t has_mac;
 	uint16_t big;           /* EVR_NONE: the frame is in the small slot */
-	uint8_t src_ip[16], dst_ip[16];
-	uint8_t src_mac[6], dst_mac[6];
-	uint8_t pad[4];
+	uint16_t unused;
 };
 
 struct evr_req {
@@ -83,13 +79,12 @@ struct evring {
 	uint64_t done_lost;     /* written but the done ring was full: not uploaded */
 };
 
-struct packet;
 
 int evring_init(struct evring *r);
 void evring_free(struct evring *r);
 /* the worker, after each packet (flow_id 0 for frames without a flow) */
 void evring_add(struct evring *r, int linktype, const uint8_t *frame, uint32_t caplen, uint32_t wirelen,
-		uint64_t ts_us, uint32_t flow_id, const struct packet *p);
+		uint64_t ts_us, uint32_t flow_id);
 /* the worker, between packets: answers waiting requests */
 static inline void evring_poll(struct evring *r);
 void evring_service(struct evring *r);

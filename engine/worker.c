@@ -699,7 +699,7 @@ void worker_decoded(struct worker *w, int linktype, const uint8_t *frame, uint32
 	else if (p->ip_version)
 		handle_ip(w, p);
 	w->cur = NULL;
-	evring_add(&w->ev, linktype, frame, caplen, wirelen, ts_us, w->cur_flow_id, p);
+	evring_add(&w->ev, linktype, frame, caplen, wirelen, ts_us, w->cur_flow_id);
 }
 
 int worker_predecode(int linktype, const uint8_t *frame, uint32_t caplen, uint32_t wirelen, uint64_t ts_us,
