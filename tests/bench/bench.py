@@ -11,7 +11,10 @@ end of a veth pair, veth-blast sending a slice of the plant capture into the oth
 top speed; `--mbps 1000` in the other mode), with the packets sent, the rate the sender
 reached, the packets received and every drop counter. Prints packets/s, Gbit/s,
 ns/packet, CPU seconds and peak RSS per tool (median of the rounds), the ratios against the
-targets, the AF_XDP lines, and writes it all to bench-results.txt in --work-dir.
+targets, the AF_XDP lines, and writes it all to bench-results.txt in --work-dir. Before
+and after the rounds it measures how long a cache line takes from one CPU to the other and
+back (pingpong.c): replay hands every frame across, so its figures move with that, while
+a one-thread tool's do not.
 
 It never fails on timing or drops: the exit status is 1 only when a tool crashes, exits
 non-zero or processes nothing (or fewer packets than the file holds), or the AF_XDP setup
@@ -21,7 +24,7 @@ only the first run pays for generating them. Missing peers (ndpiReader, tshark) 
 reported as such and skipped; so is the AF_XDP run without root, veth-blast or the afxdp
 backend ("skipped: <reason>").
 
-Usage: bench.py --otsensor BIN --gen-plant BIN --pcap-loop BIN --work-dir DIR
+Usage: bench.py --otsensor BIN --gen-plant BIN --pcap-loop BIN --work-dir DIR [--pingpong BIN]
                 [--packets N] [--slice N] [--rounds N] [--flows N] [--no-flow-scale]
                 [--xdp-seconds N] [--no-xdp]
 """
@@ -272,11 +275,23 @@ def ratio_line(label, num, den, target=None):
     return s
 
 
+def cache_line_round_trip(pingpong):
+    """Nanoseconds a cache line takes between the two CPUs and back (pingpong.c), as text."""
+    if not pingpong:
+        return "unknown"
+    try:
+        r = subprocess.run([pingpong], capture_output=True, text=True, timeout=30)
+        return r.stdout.strip() or "unknown"
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--otsensor", required=True)
     ap.add_argument("--gen-plant", required=True)
     ap.add_argument("--pcap-loop", required=True)
+    ap.add_argument("--pingpong", help="measures a cache line's round trip between two CPUs (pingpong.c)")
     ap.add_argument("--work-dir", required=True)
     ap.add_argument("--packets", type=int, default=int(os.environ.get("BENCH_PACKETS", 2000000)),
                     help="packets in the plant capture (default 2000000, env BENCH_PACKETS)")
@@ -308,6 +323,7 @@ def main():
             f"{'generated' if made else 'cached'} in {time.monotonic() - t:.1f} s)")
         say(f"machine: {os.cpu_count()} CPUs, load average {' '.join(open('/proc/loadavg').read().split()[:3])}"
             f" at start; wall times are medians of {a.rounds} interleaved rounds")
+        rtt_start = cache_line_round_trip(a.pingpong)
 
         tools = [
             Tool("libpcap loop", [a.pcap_loop, cap], npk, wire, expect_packets_loop(npk)),
@@ -339,6 +355,9 @@ def main():
             print(f"  round {rnd + 1}/{a.rounds}: " + ", ".join(f"{tl.name.split(' (')[0]} {tl.walls[-1]:.2f}s"
                                                               for tl in tools), flush=True)
 
+        rtt_end = cache_line_round_trip(a.pingpong)
+        say(f"a cache line from one CPU to the other and back: {rtt_start} ns before the rounds, {rtt_end} ns after"
+            " (replay hands every frame across; about 100 ns on this VM when its figures are its usual ones)")
         rows = [tl.row() for tl in tools]
         by = {tl.name: r for tl, r in zip(tools, rows)}
         loop, w1, w2 = (by[tools[i].name] for i in range(3))
