@@ -51,22 +51,26 @@ int main(void)
 	CHECK_EQ(oui_load(dir), 6);
 	CHECK_EQ(oui_load("/nonexistent"), 6); /* loads once */
 
-	const uint8_t igt[6] = { 0x00, 0xd0, 0xef, 1, 2, 3 };
-	CHECK_STR(oui_vendor(igt), "IGT");
-	const uint8_t best[6] = { 0xa0, 0x47, 0xd7, 0, 0, 0 };
-	CHECK_STR(oui_vendor(best), "Best IT World (India) Pvt Ltd");
-	const uint8_t siemens[6] = { 0x00, 0x1b, 0x1b, 9, 9, 9 };
-	CHECK_STR(oui_vendor(siemens), "Siemens AG, \"Automation\"");
-	const uint8_t small[6] = { 0x70, 0xb3, 0xd5, 0x12, 0x34, 0x56 };
-	CHECK_STR(oui_vendor(small), "Small Block Owner");
-	const uint8_t medium[6] = { 0x70, 0xb3, 0xd5, 0x1f, 0xff, 0xff };
-	CHECK_STR(oui_vendor(medium), "Medium Block Owner");
-	const uint8_t large[6] = { 0x70, 0xb3, 0xd5, 0xf0, 0, 0 };
-	CHECK_STR(oui_vendor(large), "IEEE Registration Authority");
-	const uint8_t unknown[6] = { 0x00, 0x11, 0x22, 0, 0, 0 };
-	CHECK(oui_vendor(unknown) == NULL);
-	const uint8_t local[6] = { 0x02, 0xd0, 0xef, 1, 2, 3 }; /* locally administered */
-	CHECK(oui_vendor(local) == NULL);
+	/* each MAC and the vendor it should have (NULL: none) */
+	static const struct {
+		uint8_t mac[6];
+		const char *vendor;
+	} cases[] = {
+		{ { 0x00, 0xd0, 0xef, 1, 2, 3 }, "IGT" },
+		{ { 0xa0, 0x47, 0xd7, 0, 0, 0 }, "Best IT World (India) Pvt Ltd" },
+		{ { 0x00, 0x1b, 0x1b, 9, 9, 9 }, "Siemens AG, \"Automation\"" },
+		{ { 0x70, 0xb3, 0xd5, 0x12, 0x34, 0x56 }, "Small Block Owner" },     /* MA-S before MA-M */
+		{ { 0x70, 0xb3, 0xd5, 0x1f, 0xff, 0xff }, "Medium Block Owner" },    /* MA-M before MA-L */
+		{ { 0x70, 0xb3, 0xd5, 0xf0, 0, 0 }, "IEEE Registration Authority" },
+		{ { 0x00, 0x11, 0x22, 0, 0, 0 }, NULL },                           /* not registered */
+		{ { 0x02, 0xd0, 0xef, 1, 2, 3 }, NULL },                           /* locally administered */
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		if (cases[i].vendor)
+			CHECK_STR(oui_vendor(cases[i].mac), cases[i].vendor);
+		else
+			CHECK(oui_vendor(cases[i].mac) == NULL);
+	}
 
 	const char *files[] = { "oui.csv", "mam.csv", "oui36.csv" };
 	for (int i = 0; i < 3; i++) {
