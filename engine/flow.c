@@ -263,7 +263,8 @@ void flow_expire_some(struct flow_table *t, uint64_t now, unsigned budget,
 		struct flow *f = &t->flows[i];
 		if (now < f->last_ts || now - f->last_ts <= timeout_of(t, f)) {
 			/* seen since it was queued: its place is nearer the head */
-			if (f->last_ts > f->lru_ts && requeues--) {
+			if (f->last_ts > f->lru_ts && requeues) {
+				requeues--;
 				requeue_tail(t);
 				continue;
 			}
