@@ -208,6 +208,8 @@ static void succeeded(struct uplink *u, struct lane *l)
 static void failed(struct uplink *u, struct lane *l, const struct http_result *res)
 {
 	long long delay;
+	if (atomic_load(&u->abort))
+		return; /* our own stop cut the request short: the last real error stands */
 	bool same = !strcmp(u->st.last_error, res->error);
 
 	l->fails++;
