@@ -15,7 +15,7 @@
  * do); a request for a host's frames decodes them again to find its addresses. A longer frame goes, up to EVR_SNAP
  * bytes, into a big slot taken from a pool of EVR_SLOTS (last freed, first taken), and
  * gives it back when its small slot is reused. So the newest EVR_SLOTS frames are
- * always there, in 1 MiB plus 1.5 KiB for each long frame among them: memory a
+ * always there, in 4 MiB plus 1.5 KiB for each long frame among them: memory a
  * worker touches for the first time costs more than all the copying.
  *
  * Per packet: one memcpy of at most EVR_SNAP bytes and a header; no allocation, lock or
@@ -32,7 +32,7 @@
 
 #include "ring.h"
 
-#define EVR_SLOTS 4096
+#define EVR_SLOTS 16384
 #define EVR_SNAP 1536
 #define EVR_REQS 256
 

@@ -37,6 +37,16 @@ int affinity_plan(int nworkers, struct affinity_plan *plan)
 	return affinity_plan_from(cpus, n, nworkers, plan);
 }
 
+int affinity_allowed_cpus(void)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	if (sched_getaffinity(0, sizeof set, &set))
+		return 1;
+	int n = CPU_COUNT(&set);
+	return n > 0 ? n : 1;
+}
+
 int affinity_pin(pthread_t t, int cpu)
 {
 	if (cpu < 0 || cpu >= CPU_SETSIZE)

@@ -29,6 +29,8 @@ struct affinity_plan {
 int affinity_plan(int nworkers, struct affinity_plan *plan);
 /* Like affinity_plan, from an explicit list of allowed CPUs (the unit test's entry). */
 int affinity_plan_from(const int *cpus, int ncpus, int nworkers, struct affinity_plan *plan);
+/* How many CPUs this process may run on (1 when that cannot be told). */
+int affinity_allowed_cpus(void);
 /* Pins a thread to one CPU; returns 0 or an errno value. */
 int affinity_pin(pthread_t t, int cpu);
 

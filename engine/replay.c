@@ -402,6 +402,10 @@ int replay_main(const struct replay_opts *o, const struct config *cfg)
 	for (int i = 0; i < n; i++)
 		worker_start(&rr.workers[i], 0);
 	pin_threads(cfg, &rr, st);
+	/* with fewer CPUs than threads, the state thread's spinning would take the time of
+	 * the reader or a worker: it sleeps as soon as it has caught up */
+	if (affinity_allowed_cpus() < n + 2)
+		state_share_cpu(st);
 	double t0 = now_s(), cpu0 = thread_cpu_s();
 	for (int i = 0; i < o->nfiles; i++) {
 		int rc = replay_file(&rr, o->files[i]);

@@ -38,6 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "affinity.h"
 #include "capture.h"
 #include "otstate.h"
 #include "privileges.h"
@@ -470,6 +471,8 @@ int run_main(const struct run_opts *o, struct config *cfg)
 		goto out;
 	}
 	st_started = true;
+	if (affinity_allowed_cpus() < lv.nworkers + 2)
+		state_share_cpu(st); /* its spinning would take a worker's or the capture's time */
 	fprintf(stderr, "otsensor: capturing with the %s backend, %d worker%s\n", be->name, lv.nworkers,
 		lv.nworkers == 1 ? "" : "s");
 	double t0 = now_s(), next_health = t0;
