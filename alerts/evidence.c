@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include "decode.h"
 #include "evidence.h"
@@ -26,13 +29,16 @@ int evring_init(struct evring *r)
 	r->small = malloc((size_t)EVR_SLOTS * EVR_SMALL);
 	r->big = malloc((size_t)EVR_SLOTS * EVR_SNAP); /* pages touched only when used */
 	r->free_big = malloc(EVR_SLOTS * sizeof *r->free_big);
-	if (!r->small || !r->big || !r->free_big || spsc_init(&r->req, sizeof(struct evr_req), EVR_REQS) ||
-	    spsc_init(&r->done, sizeof(struct evr_done), EVR_REQS)) {
+	r->slot_big = malloc(EVR_SLOTS * sizeof *r->slot_big);
+	if (!r->small || !r->big || !r->free_big || !r->slot_big ||
+	    spsc_init(&r->req, sizeof(struct evr_req), EVR_REQS) || spsc_init(&r->done, sizeof(struct evr_done), EVR_REQS)) {
 		evring_free(r);
 		return -1;
 	}
-	for (uint32_t i = 0; i < EVR_SLOTS; i++)
+	for (uint32_t i = 0; i < EVR_SLOTS; i++) {
 		r->free_big[i] = (uint16_t)(EVR_SLOTS - 1 - i); /* slot 0 taken first */
+		r->slot_big[i] = EVR_NONE;
+	}
 	r->nfree = EVR_SLOTS;
 	return 0;
 }
@@ -42,10 +48,40 @@ void evring_free(struct evring *r)
 	free(r->small);
 	free(r->big);
 	free(r->free_big);
+	free(r->slot_big);
 	r->small = r->big = NULL;
-	r->free_big = NULL;
+	r->free_big = r->slot_big = NULL;
 	spsc_free(&r->req);
 	spsc_free(&r->done);
+}
+
+/* Stores that bypass the caches where the CPU has them (x86-64: movnti): the ring is
+ * written once per frame and read only for an alert, so it should not push the flow
+ * table and stream buffers out of the worker's cache. dst is 8-aligned and has room
+ * for n rounded up to 8; src is read only within its n bytes. */
+static inline void put_words(uint8_t *dst, const uint8_t *src, uint32_t n)
+{
+#if defined(__x86_64__)
+	uint32_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		long long v;
+		memcpy(&v, src + i, 8);
+		_mm_stream_si64((long long *)(void *)(dst + i), v);
+	}
+	uint32_t rem = n - i;
+	if (rem) {
+		uint64_t v = 0;
+		if (n >= 8) {
+			memcpy(&v, src + n - 8, 8); /* the last 8 bytes, moved down to the rem we want */
+			v >>= (8 - rem) * 8;
+		} else {
+			memcpy(&v, src, rem);
+		}
+		_mm_stream_si64((long long *)(void *)(dst + i), (long long)v);
+	}
+#else
+	memcpy(dst, src, n);
+#endif
 }
 
 void evring_add(struct evring *r, int linktype, const uint8_t *frame, uint32_t caplen, uint32_t wirelen,
@@ -53,27 +89,34 @@ void evring_add(struct evring *r, int linktype, const uint8_t *frame, uint32_t c
 {
 	if (!r->small)
 		return;
-	uint8_t *at = r->small + (size_t)(r->n % EVR_SLOTS) * EVR_SMALL;
-	struct evr_hdr *h = (struct evr_hdr *)at;
-	if (r->n >= EVR_SLOTS && h->big != EVR_NONE)
-		r->free_big[r->nfree++] = h->big; /* the frame that had the slot is out of reach */
+	uint32_t slot = (uint32_t)(r->n % EVR_SLOTS);
+	uint8_t *at = r->small + (size_t)slot * EVR_SMALL;
+	/* the slot's old frame is out of reach now: its big slot (known without reading
+	 * the slot itself, long out of the cache) goes back to the pool */
+	if (r->slot_big[slot] != EVR_NONE)
+		r->free_big[r->nfree++] = r->slot_big[slot];
 	uint32_t snap = caplen > EVR_SNAP ? EVR_SNAP : caplen;
-	h->ts_us = ts_us;
-	h->flow_id = flow_id;
-	h->wirelen = wirelen;
-	h->caplen = (uint16_t)snap;
-	h->linktype = (int16_t)linktype;
-	if (sizeof *h + snap <= EVR_SMALL) {
-		h->big = EVR_NONE;
-		at += sizeof *h;
-	} else {
+	struct evr_hdr h = { .ts_us = ts_us, .flow_id = flow_id, .wirelen = wirelen, .caplen = (uint16_t)snap,
+			     .linktype = (int16_t)linktype, .big = EVR_NONE };
+	uint8_t *data = at + sizeof h;
+	if (sizeof h + snap > EVR_SMALL) {
 		/* the pool cannot run dry: a big slot is held only by one of the EVR_SLOTS
 		 * small slots */
-		h->big = r->free_big[--r->nfree];
-		at = r->big + (size_t)h->big * EVR_SNAP;
+		h.big = r->free_big[--r->nfree];
+		data = r->big + (size_t)h.big * EVR_SNAP;
 	}
-	memcpy(at, frame, snap);
+	r->slot_big[slot] = h.big;
+	put_words(at, (const uint8_t *)&h, sizeof h);
+	put_words(data, frame, snap);
 	r->n++;
+}
+
+void evring_sync(struct evring *r)
+{
+	(void)r;
+#if defined(__x86_64__)
+	_mm_sfence(); /* the ring's stores, seen by whichever thread reads it next */
+#endif
 }
 
 static const struct evr_hdr *hdr_of(const struct evring *r, uint64_t i)

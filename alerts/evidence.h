@@ -18,8 +18,8 @@
  * always there, in 4 MiB plus 1.5 KiB for each long frame among them: memory a
  * worker touches for the first time costs more than all the copying.
  *
- * Per packet: one memcpy of at most EVR_SNAP bytes and a header; no allocation, lock or
- * system call.
+ * Per packet: a header and at most EVR_SNAP bytes, stored past the caches where the CPU
+ * can (the ring is read only for alerts); no allocation, lock or system call.
  *
  * Must never: block a worker on the state thread, or write outside STATE/evidence.
  */
@@ -49,6 +49,7 @@ struct evr_hdr {
 	uint16_t big;           /* EVR_NONE: the frame is in the small slot */
 	uint16_t unused;
 };
+_Static_assert(sizeof(struct evr_hdr) % 8 == 0, "the header is stored in whole words");
 
 struct evr_req {
 	uint64_t alert_id;
@@ -71,6 +72,7 @@ struct evring {
 	uint8_t *small;         /* EVR_SLOTS x EVR_SMALL: frame i in slot i % EVR_SLOTS; NULL: no evidence */
 	uint8_t *big;           /* EVR_SLOTS x EVR_SNAP, touched only as far as the pool is used */
 	uint16_t *free_big;     /* the pool: big slots not in use, the next one to take last */
+	uint16_t *slot_big;     /* EVR_SLOTS: the big slot each small slot holds, or EVR_NONE */
 	uint32_t nfree;
 	uint64_t n;             /* frames ever added */
 	struct spsc req;        /* state thread -> worker: files to write */
@@ -85,6 +87,8 @@ void evring_free(struct evring *r);
 /* the worker, after each packet (flow_id 0 for frames without a flow) */
 void evring_add(struct evring *r, int linktype, const uint8_t *frame, uint32_t caplen, uint32_t wirelen,
 		uint64_t ts_us, uint32_t flow_id);
+/* the worker, before another thread may read its ring (it stops) */
+void evring_sync(struct evring *r);
 /* the worker, between packets: answers waiting requests */
 static inline void evring_poll(struct evring *r);
 void evring_service(struct evring *r);

@@ -763,6 +763,7 @@ void worker_finish(struct worker *w)
 	w->cur_seq = UINT64_MAX - 1; /* after every record */
 	worker_flush_flows(w);
 	outbuf_flush(&w->out);
+	evring_sync(&w->ev);
 }
 
 /* ---------------------------------------------------------------- threads */
