@@ -10,12 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
 
 #include "decode.h"
 #include "evidence.h"
+#include "ntstore.h"
 #include "otstate.h"
 #ifdef OTS_HAVE_UPLINK
 #include "outbox.h"
@@ -55,35 +53,6 @@ void evring_free(struct evring *r)
 	spsc_free(&r->done);
 }
 
-/* Stores that bypass the caches where the CPU has them (x86-64: movnti): the ring is
- * written once per frame and read only for an alert, so it should not push the flow
- * table and stream buffers out of the worker's cache. dst is 8-aligned and has room
- * for n rounded up to 8; src is read only within its n bytes. */
-static inline void put_words(uint8_t *dst, const uint8_t *src, uint32_t n)
-{
-#if defined(__x86_64__)
-	uint32_t i = 0;
-	for (; i + 8 <= n; i += 8) {
-		long long v;
-		memcpy(&v, src + i, 8);
-		_mm_stream_si64((long long *)(void *)(dst + i), v);
-	}
-	uint32_t rem = n - i;
-	if (rem) {
-		uint64_t v = 0;
-		if (n >= 8) {
-			memcpy(&v, src + n - 8, 8); /* the last 8 bytes, moved down to the rem we want */
-			v >>= (8 - rem) * 8;
-		} else {
-			memcpy(&v, src, rem);
-		}
-		_mm_stream_si64((long long *)(void *)(dst + i), (long long)v);
-	}
-#else
-	memcpy(dst, src, n);
-#endif
-}
-
 void evring_add(struct evring *r, int linktype, const uint8_t *frame, uint32_t caplen, uint32_t wirelen,
 		uint64_t ts_us, uint32_t flow_id)
 {
@@ -106,17 +75,15 @@ void evring_add(struct evring *r, int linktype, const uint8_t *frame, uint32_t c
 		data = r->big + (size_t)h.big * EVR_SNAP;
 	}
 	r->slot_big[slot] = h.big;
-	put_words(at, (const uint8_t *)&h, sizeof h);
-	put_words(data, frame, snap);
+	nt_copy(at, (const uint8_t *)&h, sizeof h);
+	nt_copy(data, frame, snap);
 	r->n++;
 }
 
 void evring_sync(struct evring *r)
 {
 	(void)r;
-#if defined(__x86_64__)
-	_mm_sfence(); /* the ring's stores, seen by whichever thread reads it next */
-#endif
+	nt_fence(); /* the ring's stores, seen by whichever thread reads it next */
 }
 
 static const struct evr_hdr *hdr_of(const struct evring *r, uint64_t i)

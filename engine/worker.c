@@ -84,12 +84,38 @@ static uint64_t mix_words(const void *p, size_t n, uint64_t h)
 	return n ? fnv1a(b, n, h) : h;
 }
 
+static inline uint64_t mix(uint64_t h, uint64_t w)
+{
+	h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+	return h ^ (h >> 32);
+}
+
+static inline uint64_t load_mac(const uint8_t m[6])
+{
+	uint32_t lo;
+	uint16_t hi;
+	memcpy(&lo, m, 4);
+	memcpy(&hi, m + 4, 2);
+	return (uint64_t)hi << 32 | lo;
+}
+
+static inline uint64_t mix_ip(uint64_t h, const uint8_t ip[16])
+{
+	uint64_t a, b;
+	memcpy(&a, ip, 8);
+	memcpy(&b, ip + 8, 8);
+	return mix(mix(h, a), b);
+}
+
 /* Identity of a fact for the repeat cache: everything but time, flow and client port,
  * plus the addresses of the packet that carried it (a DNS answer's fact names a third
  * host; with the carrier's host pair in, a repeat is recognised only on the worker that
  * owns that pair, so what is dropped is the same for any number of workers).
- * dctx_fact_init zeroes the whole fact, so padding and unused union bytes are stable. */
-static uint64_t fact_hash(const struct fact *f, const struct packet *p)
+ * dctx_fact_init zeroes the whole fact, so padding and unused union bytes are stable.
+ * Fields are read where the fact holds them (words gathered into a fresh buffer
+ * first would each wait for the stores that just filled it), and a protocol name,
+ * nearly always the same constant as last time, is hashed once per change. */
+static uint64_t fact_hash(struct worker *w, const struct fact *f, const struct packet *p)
 {
 	uint64_t h = 0xcbf29ce484222325ULL;
 	if (p) {
@@ -98,18 +124,17 @@ static uint64_t fact_hash(const struct fact *f, const struct packet *p)
 		memcpy(b, p->dst_ip, 16);
 		h ^= (a[0] ^ b[0]) * 0x9e3779b97f4a7c15ULL + (a[1] ^ b[1]); /* the same both ways */
 	}
-	h = fnv1a(&f->type, 1, h);
-	h = fnv1a(f->proto, strlen(f->proto), h);
-	h = fnv1a(&f->vlan, sizeof f->vlan, h);
+	if (f->proto != w->hashed_proto) {
+		w->hashed_proto = f->proto;
+		w->hashed_proto_h = fnv1a(f->proto, strlen(f->proto), 0xcbf29ce484222325ULL);
+	}
+	h = mix(h, w->hashed_proto_h ^ (uint64_t)f->type << 56 ^ (uint64_t)f->vlan << 40);
 	const struct fact_endpoint *srv = f->src_is_client ? &f->dst : &f->src;
 	const struct fact_endpoint *cli = f->src_is_client ? &f->src : &f->dst;
-	uint8_t ep[6 + 16 + 6 + 16 + 2 + 2] = { 0 }; /* a whole number of words */
-	memcpy(ep, cli->mac, 6);
-	memcpy(ep + 6, cli->ip, 16);
-	memcpy(ep + 22, srv->mac, 6);
-	memcpy(ep + 28, srv->ip, 16);
-	memcpy(ep + 44, &srv->port, 2);
-	h = mix_words(ep, sizeof ep, h);
+	h = mix(h, load_mac(cli->mac) ^ (uint64_t)srv->port << 48);
+	h = mix_ip(h, cli->ip);
+	h = mix(h, load_mac(srv->mac));
+	h = mix_ip(h, srv->ip);
 	/* the union's member for the type (the rest is zero): an operation is half of it */
 	size_t ulen = f->type == FACT_OPERATION ? sizeof f->u.op : f->type == FACT_CONTACT ? sizeof f->u.contact
 											       : sizeof f->u;
@@ -185,7 +210,7 @@ void dctx_emit(struct dctx *ctx, const struct fact *f)
 		/* FACT_CACHE_WAYS-way sets, the oldest way replaced: a fact is dropped only
 		 * as a repeat of itself, not because another fact evicted it (so what goes
 		 * out does not depend on which other flows share this worker) */
-		uint64_t h = fact_hash(f, ctx->pkt);
+		uint64_t h = fact_hash(w, f, ctx->pkt);
 		struct fact_cache_entry *set = &w->fcache[(h & (FACT_CACHE_SIZE / FACT_CACHE_WAYS - 1)) * FACT_CACHE_WAYS];
 		struct fact_cache_entry *e = NULL, *oldest = &set[0];
 		for (int k = 0; k < FACT_CACHE_WAYS; k++) {

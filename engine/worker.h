@@ -80,6 +80,8 @@ struct worker {
 	int nprotos;
 	int last_proto;             /* the counter count_pdu found last */
 	struct fact_cache_entry *fcache;
+	const char *hashed_proto;   /* fact_hash's last protocol name, and its hash */
+	uint64_t hashed_proto_h;
 	struct fact pend[PEND_FACTS];   /* the facts of the PDU being parsed */
 	int npend;
 	bool in_parse;
