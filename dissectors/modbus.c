@@ -46,31 +46,33 @@ struct mb_state {
 
 _Static_assert(sizeof(struct mb_state) <= DISSECTOR_STATE_SIZE, "modbus state too large");
 
+/* the public function codes' names, by code (a table: every PDU looks one up) */
+static const char *const func_names[128] = {
+	[1] = "read_coils",
+	[2] = "read_discrete_inputs",
+	[3] = "read_holding_registers",
+	[4] = "read_input_registers",
+	[5] = "write_single_coil",
+	[6] = "write_single_register",
+	[7] = "read_exception_status",
+	[8] = "diagnostics",
+	[11] = "get_comm_event_counter",
+	[12] = "get_comm_event_log",
+	[15] = "write_multiple_coils",
+	[16] = "write_multiple_registers",
+	[17] = "report_server_id",
+	[20] = "read_file_record",
+	[21] = "write_file_record",
+	[22] = "mask_write_register",
+	[23] = "read_write_multiple_registers",
+	[24] = "read_fifo_queue",
+	[43] = "encapsulated_interface_transport",
+	[90] = "umas",
+};
+
 static const char *func_name(uint8_t fc)
 {
-	switch (fc) {
-	case 1: return "read_coils";
-	case 2: return "read_discrete_inputs";
-	case 3: return "read_holding_registers";
-	case 4: return "read_input_registers";
-	case 5: return "write_single_coil";
-	case 6: return "write_single_register";
-	case 7: return "read_exception_status";
-	case 8: return "diagnostics";
-	case 11: return "get_comm_event_counter";
-	case 12: return "get_comm_event_log";
-	case 15: return "write_multiple_coils";
-	case 16: return "write_multiple_registers";
-	case 17: return "report_server_id";
-	case 20: return "read_file_record";
-	case 21: return "write_file_record";
-	case 22: return "mask_write_register";
-	case 23: return "read_write_multiple_registers";
-	case 24: return "read_fifo_queue";
-	case 43: return "encapsulated_interface_transport";
-	case 90: return "umas";
-	default: return NULL;
-	}
+	return fc < 128 ? func_names[fc] : NULL;
 }
 
 static bool is_write(uint8_t fc)
