@@ -24,7 +24,7 @@
 #define STATE_RING_LIVE 16384
 #define STATE_RING_REPLAY 4096
 #define INPUT_RING_LIVE (16u << 20)
-#define INPUT_RING_REPLAY (2u << 20)
+#define INPUT_RING_REPLAY (4u << 20)
 #define PROBE_LIMIT 8
 
 int worker_init(struct worker *w, int id, const struct config *cfg, unsigned emit, enum worker_mode mode)
