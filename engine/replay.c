@@ -61,6 +61,7 @@ struct replay_run {
 	uint64_t last_ts;
 	double pace_wall0;
 	uint64_t pace_ts0;
+	struct state_thread *st;    /* driven by this thread between frames, unless st->driven is false */
 };
 
 static void pace(struct replay_run *rr, uint64_t ts)
@@ -83,12 +84,14 @@ static void pace(struct replay_run *rr, uint64_t ts)
 /* Room for a frame in w's input ring: a file is read faster than it is dissected, so
  * a full ring is the normal state and the reader sleeps while the worker catches up
  * (the ring holds several milliseconds of work, so the worker never runs dry). */
-static struct brec *reserve(struct worker *w, uint32_t caplen)
+static struct brec *reserve(struct replay_run *rr, struct worker *w, uint32_t caplen)
 {
 	struct brec *rec;
 	for (unsigned round = 0; !(rec = bring_reserve(&w->in, caplen)); round++) {
 		w->in.full_waits++;
-		if (round < 16) {
+		if (rr->st->driven && state_step(rr->st)) {
+			round = 0; /* the state's work, while the worker catches up */
+		} else if (round < 16) {
 			cpu_relax();
 		} else {
 			struct timespec t = { 0, 100000 };
@@ -111,19 +114,21 @@ static void dispatch(struct replay_run *rr, int lt, const struct pcap_pkthdr *h,
 	struct brec *rec;
 	if (rr->nworkers == 1) {
 		w = &rr->workers[0];
-		rec = reserve(w, worker_rec_len(h->caplen));
+		rec = reserve(rr, w, worker_rec_len(h->caplen));
 		worker_rec_decode(rec, lt, data, h->caplen, h->len, ts, frameno, &rr->ds);
 	} else {
 		struct packet p;
 		uint32_t k;
 		int rc = worker_predecode(lt, data, h->caplen, h->len, ts, &p, &rr->ds, rr->nworkers, &k);
 		w = &rr->workers[k];
-		rec = reserve(w, worker_rec_len(h->caplen));
+		rec = reserve(rr, w, worker_rec_len(h->caplen));
 		worker_rec_fill(rec, lt, data, h->caplen, h->len, ts, frameno, &p, rc);
 	}
 	rec->seq = ++rr->seq;
 	bring_commit(&w->in, rec);
 	atomic_store_explicit(&rr->dispatched, rr->seq, memory_order_release);
+	if (rr->st->driven && !(rr->seq % STATE_STEP_RECORDS))
+		state_step(rr->st); /* when the rings never fill, the state still keeps up */
 }
 
 /* Every flow ends with its file (see WORKER_END_OF_FILE). */
@@ -131,7 +136,7 @@ static void end_of_file(struct replay_run *rr)
 {
 	for (int i = 0; i < rr->nworkers; i++) {
 		struct worker *w = &rr->workers[i];
-		struct brec *rec = reserve(w, 0);
+		struct brec *rec = reserve(rr, w, 0);
 		rec->caplen = rec->wirelen = 0;
 		rec->pkt_off = 0;
 		rec->seq = rr->seq + 1; /* one record number for all of them */
@@ -286,10 +291,12 @@ static void human_summary(const struct replay_run *rr, const struct state_thread
 	ots_state_summary(ots, stdout);
 	printf("  processing   %.3f s with %d worker%s, %.0f packets/s\n", elapsed, rr->nworkers,
 	       rr->nworkers == 1 ? "" : "s", elapsed > 0 ? (double)pkts / elapsed : 0.0);
-	printf("  cpu          reader %.3f s, worker%s", reader_cpu, rr->nworkers == 1 ? "" : "s");
+	printf("  cpu          reader %.3f s%s, worker%s", reader_cpu, st->driven ? " (with the state)" : "",
+	       rr->nworkers == 1 ? "" : "s");
 	for (int i = 0; i < rr->nworkers; i++)
-		printf(" %.3f s%s", rr->workers[i].cpu_s, i + 1 < rr->nworkers ? " +" : ",");
-	printf(" state %.3f s\n", st->cpu_s);
+		printf(" %.3f s%s", rr->workers[i].cpu_s, i + 1 < rr->nworkers ? " +" : st->driven ? "\n" : ",");
+	if (!st->driven)
+		printf(" state %.3f s\n", st->cpu_s);
 	uint64_t fact_waits = 0, full_waits = 0;
 	for (int i = 0; i < rr->nworkers; i++) {
 		fact_waits += rr->workers[i].st.fact_waits;
@@ -325,14 +332,14 @@ static void pin_threads(const struct config *cfg, const struct replay_run *rr, s
 	if (!cfg->sensor.pin_cpus || affinity_plan(rr->nworkers, &plan))
 		return;
 	int rc = affinity_pin(pthread_self(), plan.control_cpu);
-	if (!rc)
+	if (!rc && !st->driven)
 		rc = affinity_pin(st->thread, plan.control_cpu);
 	for (int i = 0; !rc && i < rr->nworkers; i++)
 		rc = affinity_pin(rr->workers[i].thread, plan.worker_cpu[i]);
 	if (rc)
 		fprintf(stderr, "otsensor: cannot pin threads to CPUs (%s); they run where the kernel puts them\n",
 			strerror(rc));
-	else
+	else if (!st->driven)
 		state_share_cpu(st);
 }
 
@@ -393,18 +400,22 @@ int replay_main(const struct replay_opts *o, const struct config *cfg)
 		if (n > 1)
 			rr.workers[i].dispatched = &rr.dispatched;
 	}
-	if (!st || state_start(st, rr.workers, n, o->emit, &sink)) {
+	/* the reader drives the state itself, except when it paces (--realtime): it then
+	 * sleeps between frames, and alerts would wait for it */
+	if (!st || (o->realtime ? state_start(st, rr.workers, n, o->emit, &sink)
+				: state_attach(st, rr.workers, n, o->emit, &sink))) {
 		fprintf(stderr, "otsensor: cannot start the state thread\n");
 		free(st);
 		status = 1;
 		goto out;
 	}
+	rr.st = st;
 	for (int i = 0; i < n; i++)
 		worker_start(&rr.workers[i], 0);
 	pin_threads(cfg, &rr, st);
 	/* with fewer CPUs than threads, the state thread's spinning would take the time of
 	 * the reader or a worker: it sleeps as soon as it has caught up */
-	if (affinity_allowed_cpus() < n + 2)
+	if (!st->driven && affinity_allowed_cpus() < n + 2)
 		state_share_cpu(st);
 	double t0 = now_s(), cpu0 = thread_cpu_s();
 	for (int i = 0; i < o->nfiles; i++) {
@@ -420,10 +431,16 @@ int replay_main(const struct replay_opts *o, const struct config *cfg)
 			rr.files_ok++;
 		}
 	}
+	if (st->driven) {
+		for (int i = 0; i < n; i++)
+			worker_input_done(&rr.workers[i]);
+		state_detach(st); /* until the workers are done */
+	}
 	double reader_cpu = thread_cpu_s() - cpu0;
 	for (int i = 0; i < n; i++)
 		worker_join(&rr.workers[i]);
-	state_stop(st);
+	if (!st->driven)
+		state_stop(st);
 	drain_s = cfg->uplink.drain_timeout;
 	ots_state_finish(ots); /* evidence requests the workers had no packet left to answer */
 	if (st->sink_errors)

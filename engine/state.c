@@ -1,6 +1,7 @@
 /*
  * state.c - the state thread loop: drain fact rings, emit records, feed the sink, and
- * run a reload handed over by state_reload between two batches (SIGHUP).
+ * run a reload handed over by state_reload between two batches (SIGHUP). Replay drives
+ * the same steps from its reader instead, without a thread (state_attach).
  *
  * Must never: drop a fact; it drains every ring before it stops.
  */
@@ -95,6 +96,13 @@ static size_t drain_once(struct state_thread *s)
 	return total;
 }
 
+static double now_s(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
 static bool rings_empty(struct state_thread *s)
 {
 	for (int i = 0; i < s->nworkers; i++)
@@ -170,7 +178,8 @@ void state_share_cpu(struct state_thread *s)
 	atomic_store_explicit(&s->spins, 0, memory_order_relaxed);
 }
 
-int state_start(struct state_thread *s, struct worker *workers, int n, unsigned emit, const struct state_sink *sink)
+static int state_init(struct state_thread *s, struct worker *workers, int n, unsigned emit,
+		      const struct state_sink *sink, bool wake_me)
 {
 	memset(s, 0, sizeof *s);
 	s->workers = workers;
@@ -179,17 +188,63 @@ int state_start(struct state_thread *s, struct worker *workers, int n, unsigned 
 	if (sink)
 		s->sink = *sink;
 	for (int i = 0; i < n; i++)
-		workers[i].state_wake = &s->wake;
+		workers[i].state_wake = wake_me ? &s->wake : NULL;
 	/* replay's reader numbers the records it hands out (see worker.h) */
 	s->ordered = n > 1 && workers[0].dispatched;
 	atomic_init(&s->spins, STATE_SPINS);
-	if (outbuf_init(&s->out, 1u << 18))
+	return outbuf_init(&s->out, 1u << 18);
+}
+
+int state_start(struct state_thread *s, struct worker *workers, int n, unsigned emit, const struct state_sink *sink)
+{
+	if (state_init(s, workers, n, emit, sink, true))
 		return -1;
 	if (pthread_create(&s->thread, NULL, state_main, s)) {
 		outbuf_free(&s->out);
 		return -1;
 	}
 	return 0;
+}
+
+int state_attach(struct state_thread *s, struct worker *workers, int n, unsigned emit, const struct state_sink *sink)
+{
+	if (state_init(s, workers, n, emit, sink, false))
+		return -1;
+	s->driven = true;
+	return 0;
+}
+
+size_t state_step(struct state_thread *s)
+{
+	size_t n = drain_once(s);
+	if (n) {
+		s->uncommitted = true;
+		s->last_apply = now_s();
+	} else if (s->uncommitted && now_s() - s->last_apply >= STATE_SLEEP_US / 1e6) {
+		commit(s); /* caught up a while: as the thread does after an empty sleep */
+		s->uncommitted = false;
+	}
+	return n;
+}
+
+void state_detach(struct state_thread *s)
+{
+	for (;;) {
+		/* read before the rings: facts a worker pushed before it finished are seen */
+		bool finished = true;
+		for (int i = 0; i < s->nworkers; i++)
+			if (atomic_load_explicit(&s->workers[i].watermark, memory_order_acquire) != UINT64_MAX)
+				finished = false;
+		if (drain_once(s))
+			continue;
+		if (finished && rings_empty(s))
+			break;
+		struct timespec t = { 0, 20000 };
+		nanosleep(&t, NULL); /* a worker still busy with what it holds */
+	}
+	commit(s);
+	outbuf_flush(&s->out);
+	outbuf_free(&s->out);
 }
 
 int state_reload(struct state_thread *s, int (*fn)(void *ctx, void *arg), void *arg)

@@ -1,5 +1,6 @@
 /*
- * state.h - the state thread: the single consumer of every worker's facts.
+ * state.h - the state thread: the single consumer of every worker's facts (in replay
+ * without --realtime, not a thread of its own: the reader runs its steps).
  *
  * It drains the workers' fact rings in batches and hands each batch to the sink (the
  * inventory/baseline/alert engines, which apply a batch in one LMDB write
@@ -26,6 +27,7 @@ struct worker;
 #define STATE_SPINS 256      /* empty looks before sleeping */
 #define STATE_SLEEP_US 1000  /* longest sleep: a worker that needs us wakes us sooner */
 #define STATE_ORDER_WAIT_US 50 /* ordered merge: facts wait for another worker */
+#define STATE_STEP_RECORDS 256 /* driven: records the reader hands out between steps */
 
 struct state_sink {
 	void *ctx;
@@ -56,6 +58,9 @@ struct state_thread {
 	int (*reload_fn)(void *ctx, void *arg);
 	_Atomic(void *) reload_req;
 	_Atomic(void *) reload_done;
+	bool driven;                /* no thread: replay's reader calls state_step */
+	bool uncommitted;           /* driven: facts applied since the last commit */
+	double last_apply;          /* driven: when it last applied any (monotonic seconds) */
 	struct fact batch[STATE_BATCH];
 };
 
@@ -69,6 +74,17 @@ void state_stop(struct state_thread *s);
 int state_reload(struct state_thread *s, int (*fn)(void *ctx, void *arg), void *arg);
 /* true once the state thread has applied arg (what it replaced is no longer in use) */
 bool state_reload_applied(struct state_thread *s, const void *arg);
+/* Without a thread (replay, not --realtime): the reader drives the state between its
+ * frames, and waits for it no longer: two busy threads on two CPUs, not three, so no
+ * wake-up of the state thread preempts a worker. The workers then never wake anyone:
+ * a worker that waits for the state thread spins until the reader's next step. */
+int state_attach(struct state_thread *s, struct worker *workers, int n, unsigned emit, const struct state_sink *sink);
+/* One batch from the rings (a commit once caught up for STATE_SLEEP_US): how many facts
+ * it applied. */
+size_t state_step(struct state_thread *s);
+/* Drains until every worker has finished and its ring is empty, then commits. Call
+ * before joining the workers. */
+void state_detach(struct state_thread *s);
 /* The thread now shares its CPU with a busy thread (replay's reader): looking again
  * while caught up would only take the CPU from it, so it sleeps at once. */
 void state_share_cpu(struct state_thread *s);

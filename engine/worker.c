@@ -842,9 +842,14 @@ int worker_start(struct worker *w, int linktype)
 	return pthread_create(&w->thread, NULL, worker_main, w) ? -1 : 0;
 }
 
-void worker_join(struct worker *w)
+void worker_input_done(struct worker *w)
 {
 	atomic_store(&w->input_done, true);
+}
+
+void worker_join(struct worker *w)
+{
+	worker_input_done(w);
 	pthread_join(w->thread, NULL);
 }
 
