@@ -82,8 +82,9 @@ static void pace(struct replay_run *rr, uint64_t ts)
 }
 
 /* Room for a frame in w's input ring: a file is read faster than it is dissected, so
- * a full ring is the normal state and the reader sleeps while the worker catches up
- * (the ring holds several milliseconds of work, so the worker never runs dry). */
+ * a full ring is the normal state; while the worker catches up the reader runs the
+ * state's steps, or sleeps when there are none (the ring holds about a millisecond of
+ * work, so the worker never runs dry). */
 static struct brec *reserve(struct replay_run *rr, struct worker *w, uint32_t caplen)
 {
 	struct brec *rec;
