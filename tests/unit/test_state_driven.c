@@ -68,6 +68,17 @@ static struct worker *workers_new(int n)
 	return w;
 }
 
+/* a state driven by this test for the n workers, the sink's record emptied */
+static struct state_thread *attached(struct worker *w, int n)
+{
+	static const struct state_sink sink = { NULL, sink_apply, sink_commit };
+	struct state_thread *s = calloc(1, sizeof *s);
+	ngot = 0;
+	commits = 0;
+	CHECK_EQ(state_attach(s, w, n, 0, &sink), 0);
+	return s;
+}
+
 static void workers_free(struct worker *w, int n)
 {
 	for (int i = 0; i < n; i++)
@@ -78,11 +89,7 @@ static void workers_free(struct worker *w, int n)
 static void one_worker(void)
 {
 	struct worker *w = workers_new(1);
-	struct state_thread *s = calloc(1, sizeof *s);
-	struct state_sink sink = { NULL, sink_apply, sink_commit };
-	ngot = 0;
-	commits = 0;
-	CHECK_EQ(state_attach(s, w, 1, 0, &sink), 0);
+	struct state_thread *s = attached(w, 1);
 	CHECK(s->driven);
 	CHECK(w[0].state_wake == NULL); /* nobody to wake: the reader steps */
 
@@ -124,11 +131,7 @@ static void two_workers_ordered(void)
 	struct worker *w = workers_new(2);
 	_Atomic uint64_t dispatched = 10;
 	w[0].dispatched = w[1].dispatched = &dispatched;
-	struct state_thread *s = calloc(1, sizeof *s);
-	struct state_sink sink = { NULL, sink_apply, sink_commit };
-	ngot = 0;
-	commits = 0;
-	CHECK_EQ(state_attach(s, w, 2, 0, &sink), 0);
+	struct state_thread *s = attached(w, 2);
 	CHECK(s->ordered);
 	push(&w[0], 2);
 	push(&w[0], 5);
