@@ -32,13 +32,6 @@
 
 #define REPLAY_READ_BUF (1u << 20)
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static bool linktype_supported(int lt)
 {
 	switch (lt) {

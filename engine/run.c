@@ -212,13 +212,6 @@ static void report_drops(struct live *lv, struct ots_state *ots)
 	ots_state_set_drops(ots, d);
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ---------------------------------------------------------------- SIGHUP */
 
 /* The configuration the sensor runs with and a reload the state thread has not taken

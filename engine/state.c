@@ -96,13 +96,6 @@ static size_t drain_once(struct state_thread *s)
 	return total;
 }
 
-static double now_s(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 static bool rings_empty(struct state_thread *s)
 {
 	for (int i = 0; i < s->nworkers; i++)

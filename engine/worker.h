@@ -58,6 +58,14 @@ struct worker_stats {
 	uint64_t first_ts, last_ts;
 };
 
+/* Monotonic wall time in seconds (rates, pacing, the state's commit timing). */
+static inline double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 /* CPU time the calling thread has used so far, in seconds (how the pipeline's load
  * splits between reader, workers and state thread: the replay summary prints it) */
 static inline double thread_cpu_s(void)
