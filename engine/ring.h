@@ -22,8 +22,11 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #define cpu_relax() __builtin_ia32_pause()
+/* prefetchw (a NOP where the CPU lacks it): the line comes in owned, ready for writing */
+#define prefetch_for_write(p) __asm__ volatile("prefetchw %0" : : "m"(*(const char *)(p)))
 #else
 #define cpu_relax() ((void)0)
+#define prefetch_for_write(p) __builtin_prefetch((p), 1, 3)
 #endif
 
 struct spsc {
@@ -113,8 +116,12 @@ struct brec {
 struct bring {
 	_Alignas(64) _Atomic uint64_t head;
 	uint64_t tail_seen;         /* producer's last look at tail (reloaded when short of room) */
+	uint64_t head_written;      /* producer: written up to here, published to head by
+				     * bring_commit, or a batch at a time by bring_stage */
+	uint64_t prefetched;        /* producer: lines claimed for writing up to here */
 	_Alignas(64) _Atomic uint64_t tail;
 	uint64_t head_seen;         /* consumer's last look at head (reloaded when caught up) */
+	uint64_t tail_read;         /* consumer: read up to here, published to tail in batches */
 	_Alignas(64) uint64_t cap;  /* power of two */
 	uint64_t full_waits;
 	uint8_t *mem;
@@ -136,14 +143,33 @@ static inline void bring_free(struct bring *r)
 	r->mem = NULL;
 }
 
+/* Both ends hand their progress over a batch at a time (a 64th of the ring): one
+ * write of a shared index, one cache line crossing between the CPUs, per batch rather
+ * than per record. A batch is published at once when the other end could be waiting
+ * for it: the producer's when it finds the ring full, the consumer's when it has read
+ * everything. */
+static inline uint64_t bring_batch(const struct bring *r)
+{
+	return r->cap / 64;
+}
+
+static inline void bring_publish_head(struct bring *r)
+{
+	if (atomic_load_explicit(&r->head, memory_order_relaxed) != r->head_written)
+		atomic_store_explicit(&r->head, r->head_written, memory_order_release);
+}
+
+/* How far ahead of its records the producer claims the ring's lines (see bring_reserve). */
+#define BRING_PREFETCH 4096
+
 /* Reserves a record of `len` data bytes; returns NULL if the ring is full right now.
- * Commit with bring_commit. */
+ * Commit with bring_commit or bring_stage. */
 static inline struct brec *bring_reserve(struct bring *r, uint32_t len)
 {
 	uint64_t need = (sizeof(struct brec) + len + 7) & ~7ull;
 	if (need > r->cap / 2)
 		return NULL;
-	uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
+	uint64_t h = r->head_written;
 	uint64_t off = h & (r->cap - 1);
 	uint64_t to_end = r->cap - off;
 	uint64_t total = need;
@@ -152,41 +178,68 @@ static inline struct brec *bring_reserve(struct bring *r, uint32_t len)
 	if (r->cap - (h - r->tail_seen) < total + sizeof(struct brec)) {
 		/* the consumer's cache line is read only when the last look says full */
 		r->tail_seen = atomic_load_explicit(&r->tail, memory_order_acquire);
-		if (r->cap - (h - r->tail_seen) < total + sizeof(struct brec))
+		if (r->cap - (h - r->tail_seen) < total + sizeof(struct brec)) {
+			bring_publish_head(r); /* all of it, for the consumer to make room */
 			return NULL;
+		}
 	}
 	if (to_end < need) {
 		if (to_end >= sizeof(uint32_t))
 			((struct brec *)(r->mem + off))->size = 0;
-		h += to_end;
-		atomic_store_explicit(&r->head, h, memory_order_release);
+		r->head_written = h + to_end;
 		off = 0;
 	}
+	/* the lines a little ahead, claimed now from the consumer's cache that read them
+	 * last, so that the producer's stores to them need not wait for the round trip;
+	 * never beyond the room the consumer has handed back */
+	uint64_t ahead = r->head_written + need + BRING_PREFETCH, room_end = r->tail_seen + r->cap;
+	if (r->prefetched < r->head_written)
+		r->prefetched = r->head_written & ~63ull;
+	for (uint64_t end = ahead < room_end ? ahead : room_end; r->prefetched < end; r->prefetched += 64)
+		prefetch_for_write(r->mem + (r->prefetched & (r->cap - 1)));
 	struct brec *rec = (struct brec *)(r->mem + off);
 	rec->size = (uint32_t)need;
 	return rec;
 }
 
+/* The record, and every one staged before it, goes to the consumer now. */
 static inline void bring_commit(struct bring *r, struct brec *rec)
 {
-	uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
-	atomic_store_explicit(&r->head, h + rec->size, memory_order_release);
+	r->head_written += rec->size;
+	atomic_store_explicit(&r->head, r->head_written, memory_order_release);
+}
+
+/* The record goes to the consumer with the batch it completes, or with the next
+ * bring_commit, bring_publish_head or full ring. */
+static inline void bring_stage(struct bring *r, struct brec *rec)
+{
+	r->head_written += rec->size;
+	if (r->head_written - atomic_load_explicit(&r->head, memory_order_relaxed) >= bring_batch(r))
+		atomic_store_explicit(&r->head, r->head_written, memory_order_release);
+}
+
+static inline void bring_publish_tail(struct bring *r)
+{
+	if (atomic_load_explicit(&r->tail, memory_order_relaxed) != r->tail_read)
+		atomic_store_explicit(&r->tail, r->tail_read, memory_order_release);
 }
 
 /* Next record to read, or NULL if none. Release it with bring_release. */
 static inline struct brec *bring_peek(struct bring *r)
 {
 	for (;;) {
-		uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+		uint64_t t = r->tail_read;
 		if (t == r->head_seen) {
 			r->head_seen = atomic_load_explicit(&r->head, memory_order_acquire);
-			if (t == r->head_seen)
+			if (t == r->head_seen) {
+				bring_publish_tail(r); /* caught up: all the space goes back */
 				return NULL;
+			}
 		}
 		uint64_t off = t & (r->cap - 1);
 		uint64_t to_end = r->cap - off;
 		if (to_end < sizeof(struct brec) || ((struct brec *)(r->mem + off))->size == 0) {
-			atomic_store_explicit(&r->tail, t + to_end, memory_order_release);
+			r->tail_read = t + to_end;
 			continue;
 		}
 		return (struct brec *)(r->mem + off);
@@ -195,8 +248,9 @@ static inline struct brec *bring_peek(struct bring *r)
 
 static inline void bring_release(struct bring *r, struct brec *rec)
 {
-	uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
-	atomic_store_explicit(&r->tail, t + rec->size, memory_order_release);
+	r->tail_read += rec->size;
+	if (r->tail_read - atomic_load_explicit(&r->tail, memory_order_relaxed) >= bring_batch(r))
+		atomic_store_explicit(&r->tail, r->tail_read, memory_order_release);
 }
 
 #endif
