@@ -102,25 +102,24 @@ static void dispatch(struct replay_run *rr, int lt, const struct pcap_pkthdr *h,
 		pace(rr, ts);
 	if (ts > rr->last_ts)
 		rr->last_ts = ts;
-	/* decoding here, in the reader's thread, leaves the workers only the dissecting;
-	 * with one worker the frame is decoded in its ring record, as there is none to pick */
-	struct worker *w;
-	struct brec *rec;
-	if (rr->nworkers == 1) {
-		w = &rr->workers[0];
-		rec = reserve(rr, w, worker_rec_len(h->caplen));
-		worker_rec_decode(rec, lt, data, h->caplen, h->len, ts, frameno, &rr->ds);
-	} else {
-		struct packet p;
-		uint32_t k;
-		int rc = worker_predecode(lt, data, h->caplen, h->len, ts, &p, &rr->ds, rr->nworkers, &k);
-		w = &rr->workers[k];
-		rec = reserve(rr, w, worker_rec_len(h->caplen));
-		worker_rec_fill(rec, lt, data, h->caplen, h->len, ts, frameno, &p, rc);
-	}
+	/* decoding here, in the reader's thread, leaves the workers only the dissecting; it
+	 * reads libpcap's copy of the frame, which is in this CPU's cache, and only writes
+	 * the ring (a read of a line just written there would wait for the line to come
+	 * back from the worker's CPU) */
+	struct packet p;
+	uint32_t k;
+	int rc = worker_predecode(lt, data, h->caplen, h->len, ts, &p, &rr->ds, rr->nworkers, &k);
+	struct worker *w = &rr->workers[k];
+	struct brec *rec = reserve(rr, w, worker_rec_len(h->caplen));
+	worker_rec_fill(rec, lt, data, h->caplen, h->len, ts, frameno, &p, rc);
 	rec->seq = ++rr->seq;
-	bring_commit(&w->in, rec);
-	atomic_store_explicit(&rr->dispatched, rr->seq, memory_order_release);
+	if (rr->nworkers == 1) {
+		bring_stage(&w->in, rec); /* the worker sees records a batch at a time */
+	} else {
+		/* a worker takes `dispatched` for records it has: none may wait unpublished */
+		bring_commit(&w->in, rec);
+		atomic_store_explicit(&rr->dispatched, rr->seq, memory_order_release);
+	}
 	if (rr->st->driven && !(rr->seq % STATE_STEP_RECORDS))
 		state_step(rr->st); /* when the rings never fill, the state still keeps up */
 }
