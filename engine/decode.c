@@ -36,8 +36,8 @@ static inline uint32_t be32_at(const uint8_t *b)
 	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
 }
 
-static int decode_ether(struct rd r, struct packet *pkt, struct decode_stats *st, int depth);
-static int decode_ethertype(uint16_t et, struct rd r, struct packet *pkt, struct decode_stats *st, int depth);
+static int decode_ether(struct rd *r, struct packet *pkt, struct decode_stats *st, int depth);
+static int decode_ethertype(uint16_t et, struct rd *r, struct packet *pkt, struct decode_stats *st, int depth);
 
 void decode_l4(const uint8_t *l4, uint32_t len, struct packet *pkt, struct decode_stats *st)
 {
@@ -100,46 +100,46 @@ void decode_l4(const uint8_t *l4, uint32_t len, struct packet *pkt, struct decod
 	}
 }
 
-static int decode_gre(struct rd r, struct packet *pkt, struct decode_stats *st)
+static int decode_gre(struct rd *r, struct packet *pkt, struct decode_stats *st)
 {
 	int depth = ++pkt->tunnel_depth;
-	uint16_t flags = rd_be16(&r);
-	uint16_t proto = rd_be16(&r);
-	if (!rd_ok(&r))
+	uint16_t flags = rd_be16(r);
+	uint16_t proto = rd_be16(r);
+	if (!rd_ok(r))
 		return -1;
 	if (flags & 0x8000) /* checksum present (+ reserved) */
-		rd_skip(&r, 4);
+		rd_skip(r, 4);
 	if (flags & 0x2000) /* key */
-		rd_skip(&r, 4);
+		rd_skip(r, 4);
 	if (flags & 0x1000) /* sequence number */
-		rd_skip(&r, 4);
-	if (!rd_ok(&r))
+		rd_skip(r, 4);
+	if (!rd_ok(r))
 		return -1;
 	st->gre++;
 	if (proto == ETH_ERSPAN2) {
 		/* ERSPAN type I has no sequence bit and no header; type II has an 8-byte header */
 		if (flags & 0x1000) {
-			uint16_t w = rd_be16(&r);
+			uint16_t w = rd_be16(r);
 			if ((w >> 12) != 1) {
 				st->bad_l2++;
 				return -1;
 			}
-			rd_skip(&r, 6);
+			rd_skip(r, 6);
 		}
 		st->erspan++;
 		return decode_ether(r, pkt, st, depth + 1);
 	}
 	if (proto == ETH_ERSPAN3) {
-		uint16_t w = rd_be16(&r);
+		uint16_t w = rd_be16(r);
 		if ((w >> 12) != 2) {
 			st->bad_l2++;
 			return -1;
 		}
-		rd_skip(&r, 8);
-		uint16_t last = rd_be16(&r);
+		rd_skip(r, 8);
+		uint16_t last = rd_be16(r);
 		if (last & 0x1) /* O flag: platform-specific subheader */
-			rd_skip(&r, 8);
-		if (!rd_ok(&r))
+			rd_skip(r, 8);
+		if (!rd_ok(r))
 			return -1;
 		st->erspan++;
 		return decode_ether(r, pkt, st, depth + 1);
@@ -198,8 +198,10 @@ int decode_ip(const uint8_t *l3, uint32_t len, struct packet *pkt, struct decode
 			pkt->payload_len = (uint32_t)body;
 			return 0;
 		}
-		if (pkt->ip_proto == IPPROTO_GRE_ && pkt->tunnel_depth < MAX_TUNNEL_DEPTH)
-			return decode_gre(rd_sub(&r, body), pkt, st);
+		if (pkt->ip_proto == IPPROTO_GRE_ && pkt->tunnel_depth < MAX_TUNNEL_DEPTH) {
+			struct rd g = rd_sub(&r, body);
+			return decode_gre(&g, pkt, st);
+		}
 		decode_l4(rd_ptr(&r), (uint32_t)body, pkt, st);
 		return 0;
 	}
@@ -266,7 +268,7 @@ int decode_ip(const uint8_t *l3, uint32_t len, struct packet *pkt, struct decode
 			return 0;
 		}
 		if (nh == IPPROTO_GRE_ && pkt->tunnel_depth < MAX_TUNNEL_DEPTH)
-			return decode_gre(b, pkt, st);
+			return decode_gre(&b, pkt, st);
 		decode_l4(rd_ptr(&b), (uint32_t)rd_left(&b), pkt, st);
 		return 0;
 	}
@@ -274,14 +276,14 @@ int decode_ip(const uint8_t *l3, uint32_t len, struct packet *pkt, struct decode
 	return -1;
 }
 
-static int decode_ethertype(uint16_t et, struct rd r, struct packet *pkt, struct decode_stats *st, int depth)
+static int decode_ethertype(uint16_t et, struct rd *r, struct packet *pkt, struct decode_stats *st, int depth)
 {
 	pkt->ethertype = et;
-	pkt->l2_payload = rd_ptr(&r);
-	pkt->l2_len = (uint32_t)rd_left(&r);
+	pkt->l2_payload = rd_ptr(r);
+	pkt->l2_len = (uint32_t)rd_left(r);
 	if (et == ETH_IPV4 || et == ETH_IPV6) {
 		(void)depth;
-		return decode_ip(rd_ptr(&r), (uint32_t)rd_left(&r), pkt, st);
+		return decode_ip(rd_ptr(r), (uint32_t)rd_left(r), pkt, st);
 	}
 	pkt->transport = TR_L2;
 	if (et == ETH_ARP)
@@ -291,7 +293,7 @@ static int decode_ethertype(uint16_t et, struct rd r, struct packet *pkt, struct
 	return 0;
 }
 
-static int decode_ether(struct rd r, struct packet *pkt, struct decode_stats *st, int depth)
+static int decode_ether(struct rd *r, struct packet *pkt, struct decode_stats *st, int depth)
 {
 	if (depth > MAX_TUNNEL_DEPTH)
 		return -1;
@@ -300,7 +302,7 @@ static int decode_ether(struct rd r, struct packet *pkt, struct decode_stats *st
 	pkt->ip_version = 0;
 	pkt->transport = TR_NONE;
 	uint8_t h[14];
-	if (!rd_copy(&r, h, sizeof h)) {
+	if (!rd_copy(r, h, sizeof h)) {
 		memset(pkt->dst_mac, 0, 6);
 		memset(pkt->src_mac, 0, 6);
 		st->bad_l2++;
@@ -312,9 +314,9 @@ static int decode_ether(struct rd r, struct packet *pkt, struct decode_stats *st
 	pkt->has_mac = true;
 	st->eth++;
 	for (int tags = 0; (et == ETH_VLAN || et == ETH_QINQ || et == ETH_QINQ_OLD) && tags < 4; tags++) {
-		uint16_t tci = rd_be16(&r);
-		et = rd_be16(&r);
-		if (!rd_ok(&r)) {
+		uint16_t tci = rd_be16(r);
+		et = rd_be16(r);
+		if (!rd_ok(r)) {
 			st->bad_l2++;
 			return -1;
 		}
@@ -327,17 +329,17 @@ static int decode_ether(struct rd r, struct packet *pkt, struct decode_stats *st
 	if (et < 0x0600) {
 		/* IEEE 802.3 length + LLC; SNAP carries an ethertype (Cisco's OUI: CDP 0x2000) */
 		size_t len = et;
-		if (len < rd_left(&r))
-			r.end = r.p + len;
-		if (rd_peek(&r, 0) == 0xaa && rd_peek(&r, 1) == 0xaa && rd_peek(&r, 2) == 0x03) {
-			rd_skip(&r, 6);
-			et = rd_be16(&r);
+		if (len < rd_left(r))
+			r->end = r->p + len;
+		if (rd_peek(r, 0) == 0xaa && rd_peek(r, 1) == 0xaa && rd_peek(r, 2) == 0x03) {
+			rd_skip(r, 6);
+			et = rd_be16(r);
 		} else {
 			et = 0;
 		}
 		pkt->ethertype = et;
-		pkt->l2_payload = rd_ptr(&r);
-		pkt->l2_len = (uint32_t)rd_left(&r);
+		pkt->l2_payload = rd_ptr(r);
+		pkt->l2_len = (uint32_t)rd_left(r);
 		pkt->transport = TR_L2;
 		st->l2_other++;
 		return 0;
@@ -347,10 +349,10 @@ static int decode_ether(struct rd r, struct packet *pkt, struct decode_stats *st
 
 /* What Linux "cooked" captures (SLL, SLL2) share once their headers are read: the
  * sender's MAC when it is Ethernet, an optional VLAN tag, then the ethertype. */
-static int decode_cooked(struct rd r, uint16_t hatype, uint16_t alen, const uint8_t addr[8], uint16_t proto,
+static int decode_cooked(struct rd *r, uint16_t hatype, uint16_t alen, const uint8_t addr[8], uint16_t proto,
 			 struct packet *pkt, struct decode_stats *st)
 {
-	if (!rd_ok(&r)) {
+	if (!rd_ok(r)) {
 		st->bad_l2++;
 		return -1;
 	}
@@ -359,8 +361,8 @@ static int decode_cooked(struct rd r, uint16_t hatype, uint16_t alen, const uint
 		pkt->has_mac = true;
 	}
 	if (proto == ETH_VLAN) {
-		pkt->vlan = rd_be16(&r) & 0x0fff;
-		proto = rd_be16(&r);
+		pkt->vlan = rd_be16(r) & 0x0fff;
+		proto = rd_be16(r);
 	}
 	return decode_ethertype(proto, r, pkt, st, 1);
 }
@@ -368,7 +370,8 @@ static int decode_cooked(struct rd r, uint16_t hatype, uint16_t alen, const uint
 int decode_frame(int linktype, const uint8_t *frame, uint32_t caplen, uint32_t wirelen,
 		 uint64_t ts_us, struct packet *pkt, struct decode_stats *st)
 {
-	memset(pkt, 0, sizeof *pkt);
+	static const struct packet zero;
+	*pkt = zero; /* vector stores: a memset of this size is a slow rep stos */
 	pkt->ts_us = ts_us;
 	pkt->frame = frame;
 	pkt->caplen = caplen;
@@ -377,7 +380,7 @@ int decode_frame(int linktype, const uint8_t *frame, uint32_t caplen, uint32_t w
 
 	switch (linktype) {
 	case LT_ETHERNET:
-		return decode_ether(r, pkt, st, 1);
+		return decode_ether(&r, pkt, st, 1);
 	case LT_NULL:
 	case LT_LOOP: {
 		uint8_t fam[4];
@@ -388,9 +391,9 @@ int decode_frame(int linktype, const uint8_t *frame, uint32_t caplen, uint32_t w
 		/* the family is in the capturing host's byte order for NULL: accept both */
 		uint32_t f = (fam[0] | fam[1]) ? ((uint32_t)fam[0] | (uint32_t)fam[1] << 8) : ((uint32_t)fam[3] | (uint32_t)fam[2] << 8);
 		if (f == 2)
-			return decode_ethertype(ETH_IPV4, r, pkt, st, 1);
+			return decode_ethertype(ETH_IPV4, &r, pkt, st, 1);
 		if (f == 24 || f == 28 || f == 30 || f == 10 || f == 23)
-			return decode_ethertype(ETH_IPV6, r, pkt, st, 1);
+			return decode_ethertype(ETH_IPV6, &r, pkt, st, 1);
 		st->bad_l2++;
 		return -1;
 	}
@@ -402,7 +405,7 @@ int decode_frame(int linktype, const uint8_t *frame, uint32_t caplen, uint32_t w
 		int v = rd_peek(&r, 0);
 		if (v < 0)
 			return -1;
-		return decode_ethertype((v >> 4) == 6 ? ETH_IPV6 : ETH_IPV4, r, pkt, st, 1);
+		return decode_ethertype((v >> 4) == 6 ? ETH_IPV6 : ETH_IPV4, &r, pkt, st, 1);
 	}
 	case LT_LINUX_SLL: {
 		rd_skip(&r, 2);
@@ -411,7 +414,7 @@ int decode_frame(int linktype, const uint8_t *frame, uint32_t caplen, uint32_t w
 		uint8_t addr[8];
 		rd_copy(&r, addr, 8);
 		uint16_t proto = rd_be16(&r);
-		return decode_cooked(r, hatype, alen, addr, proto, pkt, st);
+		return decode_cooked(&r, hatype, alen, addr, proto, pkt, st);
 	}
 	case LT_LINUX_SLL2: {
 		uint16_t proto = rd_be16(&r);
@@ -421,7 +424,7 @@ int decode_frame(int linktype, const uint8_t *frame, uint32_t caplen, uint32_t w
 		uint8_t alen = rd_u8(&r);
 		uint8_t addr[8];
 		rd_copy(&r, addr, 8);
-		return decode_cooked(r, hatype, alen, addr, proto, pkt, st);
+		return decode_cooked(&r, hatype, alen, addr, proto, pkt, st);
 	}
 	default:
 		st->unknown_link++;
