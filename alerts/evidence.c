@@ -65,17 +65,20 @@ void evring_add(struct evring *r, int linktype, const uint8_t *frame, uint32_t c
 	if (r->slot_big[slot] != EVR_NONE)
 		r->free_big[r->nfree++] = r->slot_big[slot];
 	uint32_t snap = caplen > EVR_SNAP ? EVR_SNAP : caplen;
-	struct evr_hdr h = { .ts_us = ts_us, .flow_id = flow_id, .wirelen = wirelen, .caplen = (uint16_t)snap,
-			     .linktype = (int16_t)linktype, .big = EVR_NONE };
-	uint8_t *data = at + sizeof h;
-	if (sizeof h + snap > EVR_SMALL) {
+	uint16_t big = EVR_NONE;
+	uint8_t *data = at + sizeof(struct evr_hdr);
+	if (sizeof(struct evr_hdr) + snap > EVR_SMALL) {
 		/* the pool cannot run dry: a big slot is held only by one of the EVR_SLOTS
 		 * small slots */
-		h.big = r->free_big[--r->nfree];
-		data = r->big + (size_t)h.big * EVR_SNAP;
+		big = r->free_big[--r->nfree];
+		data = r->big + (size_t)big * EVR_SNAP;
 	}
-	r->slot_big[slot] = h.big;
-	nt_copy(at, (const uint8_t *)&h, sizeof h);
+	r->slot_big[slot] = big;
+	/* the header's words made in registers: a struct built on the stack and read back
+	 * a word at a time would stall on store forwarding */
+	nt_word(at, ts_us);
+	nt_word(at + 8, (uint64_t)flow_id | (uint64_t)wirelen << 32);
+	nt_word(at + 16, (uint64_t)snap | (uint64_t)(uint16_t)linktype << 16 | (uint64_t)big << 32);
 	nt_copy(data, frame, snap);
 	r->n++;
 }

@@ -49,7 +49,10 @@ struct evr_hdr {
 	uint16_t big;           /* EVR_NONE: the frame is in the small slot */
 	uint16_t unused;
 };
-_Static_assert(sizeof(struct evr_hdr) % 8 == 0, "the header is stored in whole words");
+_Static_assert(sizeof(struct evr_hdr) == 24 && offsetof(struct evr_hdr, flow_id) == 8 &&
+		       offsetof(struct evr_hdr, caplen) == 16 && offsetof(struct evr_hdr, big) == 20 &&
+		       __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+	       "evring_add stores the header as three little-endian words");
 
 struct evr_req {
 	uint64_t alert_id;

@@ -45,6 +45,16 @@ static inline void nt_copy(uint8_t *dst, const uint8_t *src, uint32_t n)
 #endif
 }
 
+/* Stores one word at dst (8-aligned). */
+static inline void nt_word(uint8_t *dst, uint64_t v)
+{
+#if defined(__x86_64__)
+	_mm_stream_si64((long long *)(void *)dst, (long long)v);
+#else
+	memcpy(dst, &v, 8);
+#endif
+}
+
 /* Orders the copies before the stores that follow (a ring's publishing index). */
 static inline void nt_fence(void)
 {
