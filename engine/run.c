@@ -83,18 +83,8 @@ static void split_frame(void *ctx, int lt, const uint8_t *data, uint32_t caplen,
 	lv->frameno++;
 	if (ts > lv->last_ts)
 		lv->last_ts = ts;
-	/* decoded here, in the capture thread: the workers only dissect (one worker's frame
-	 * is decoded where it lies in the ring, as there is no worker to pick) */
-	if (lv->nworkers == 1) {
-		struct brec *rec = bring_reserve(&lv->workers[0].in, worker_rec_len(caplen));
-		if (!rec) {
-			lv->ring_drops[0]++;
-			return;
-		}
-		worker_rec_decode(rec, lt, data, caplen, wirelen, ts, lv->frameno, &lv->ds);
-		bring_commit(&lv->workers[0].in, rec);
-		return;
-	}
+	/* decoded here, in the capture thread (from the capture's copy of the frame, in this
+	 * CPU's cache): the workers only dissect */
 	struct packet p;
 	uint32_t k;
 	int rc = worker_predecode(lt, data, caplen, wirelen, ts, &p, &lv->ds, lv->nworkers, &k);

@@ -770,14 +770,6 @@ void worker_rec_fill(struct brec *rec, int linktype, const uint8_t *frame, uint3
 	q->payload = moved(p->payload, frame, caplen, rec->data);
 }
 
-void worker_rec_decode(struct brec *rec, int linktype, const uint8_t *frame, uint32_t caplen, uint32_t wirelen,
-		       uint64_t ts_us, uint64_t frameno, struct decode_stats *ds)
-{
-	rec_header(rec, linktype, frame, caplen, wirelen, ts_us, frameno);
-	rec->decode_rc = decode_frame(linktype, rec->data, caplen, wirelen, ts_us,
-				      (struct packet *)(rec->data + rec->pkt_off), ds);
-}
-
 void worker_flush_flows(struct worker *w)
 {
 	flow_flush_all(&w->ft, on_flow_end, w);

@@ -157,10 +157,6 @@ uint32_t worker_rec_len(uint32_t caplen);
  * pointers moved onto the copy. */
 void worker_rec_fill(struct brec *rec, int linktype, const uint8_t *frame, uint32_t caplen, uint32_t wirelen,
 		     uint64_t ts_us, uint64_t frameno, const struct packet *p, int rc);
-/* The same for a reader that feeds one worker, so needs no decoding to pick it: copies
- * the frame and decodes the copy where it lies (no second copy of the decoding). */
-void worker_rec_decode(struct brec *rec, int linktype, const uint8_t *frame, uint32_t caplen, uint32_t wirelen,
-		       uint64_t ts_us, uint64_t frameno, struct decode_stats *ds);
 
 /* End of one capture file: every flow ends (what waits is delivered), so the next file
  * starts clean whichever worker sees it. Threaded workers get it as a ring record
