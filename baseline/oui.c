@@ -2,11 +2,12 @@
  * oui.c - the IEEE registries in memory: an open-addressing hash table of (prefix,
  * bits) -> name, looked up once per prefix length (36, 28, 24 bits).
  *
- * Building it is part of the sensor's start-up time (46k entries in 4 MB of CSV), so
- * the files are mapped rather than read, parsed with bounded scans, and only the names
- * are copied (unquoted, NUL-terminated) into one arena; the table is 16-byte slots, 1 MiB
- * in all. oui_load_async builds it in a thread of its own while the sensor opens its
- * store and starts its threads; the first lookup waits for it (pthread_once).
+ * Building it is part of the sensor's start-up time (42k entries in 4 MB of CSV), so
+ * the files are mapped rather than read and parsed with bounded scans; a slot (16
+ * bytes, 1 MiB in all) points at its name where it lies in the mapping, which stays,
+ * and a lookup unquotes it into a buffer of the calling thread's. oui_load_async
+ * builds it in a thread of its own while the sensor opens its store and starts its
+ * threads; the first lookup waits for it (pthread_once).
  *
  * Must never: fail the sensor when ieee-data is missing (vendors are then empty).
  */
@@ -24,18 +25,21 @@
 
 struct oui_ent {
 	uint64_t key;  /* the prefix (top `bits` bits of the MAC, in a 48-bit value) << 8 | bits; 0 = empty */
-	uint32_t name; /* offset in the arena */
-	uint32_t unused;
+	uint32_t name; /* where the name field starts in its file's mapping */
+	uint16_t len;  /* its length, quotes excluded */
+	uint8_t file;  /* which mapping */
+	uint8_t quoted;
 };
 
 #define OUI_SLOTS (1u << 16)            /* power of two, about half again the registries' size */
 #define OUI_MAX (OUI_SLOTS * 3 / 4)     /* entries kept at most (the rest go without a vendor) */
 #define OUI_FILE_MAX (64l << 20)
+#define OUI_FILES 3
+#define OUI_NAME_MAX 256                /* a longer name is cut */
 
 static struct oui_ent *tab; /* OUI_SLOTS slots */
 static size_t ntab;
-static char *arena;         /* the names, each NUL-terminated */
-static size_t arena_used, arena_cap;
+static const char *map[OUI_FILES]; /* the registries, mapped for good once loaded */
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static const char *load_dir;
 
@@ -50,37 +54,6 @@ static struct oui_ent *find(uint64_t key)
 	for (uint32_t i = slot_of(key);; i = (i + 1) & (OUI_SLOTS - 1))
 		if (!tab[i].key || tab[i].key == key)
 			return &tab[i];
-}
-
-/* Copies a CSV field's text into the arena, unquoting it ("" is one quote). Returns
- * its offset, or -1 without room. */
-static long arena_put(const char *s, size_t n, bool quoted)
-{
-	if (arena_used + n + 1 > arena_cap) {
-		size_t cap = arena_cap ? arena_cap * 2 : 1u << 20;
-		while (cap < arena_used + n + 1)
-			cap *= 2;
-		char *a = realloc(arena, cap);
-		if (!a)
-			return -1;
-		arena = a;
-		arena_cap = cap;
-	}
-	long off = (long)arena_used;
-	char *out = arena + arena_used;
-	if (!quoted) {
-		memcpy(out, s, n);
-		out += n;
-	} else {
-		for (size_t i = 0; i < n; i++) {
-			*out++ = s[i];
-			if (s[i] == '"' && i + 1 < n && s[i + 1] == '"')
-				i++;
-		}
-	}
-	*out++ = 0;
-	arena_used = (size_t)(out - arena);
-	return off;
 }
 
 /* The CSV field starting at p (before end): sets its text (without the quotes of a
@@ -137,7 +110,7 @@ static bool hex_key(const char *s, size_t n, uint64_t *key)
 
 /* One registry file: Registry,Assignment,Organization Name,Organization Address. The
  * first entry of a prefix wins, as in the registries' own order. */
-static void load_file(const char *path)
+static void load_file(const char *path, uint8_t file)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -152,6 +125,7 @@ static void load_file(const char *path)
 	close(fd);
 	if (buf == MAP_FAILED)
 		return;
+	map[file] = buf;
 	const char *end = buf + size;
 	for (const char *line = buf; line < end && ntab < OUI_MAX;) {
 		const char *nl = memchr(line, '\n', (size_t)(end - line));
@@ -172,13 +146,10 @@ static void load_file(const char *path)
 		struct oui_ent *e = find(key);
 		if (e->key)
 			continue;
-		long off = arena_put(name, namen, quoted);
-		if (off < 0)
-			break;
-		*e = (struct oui_ent){ key, (uint32_t)off, 0 };
+		*e = (struct oui_ent){ key, (uint32_t)(name - buf), (uint16_t)(namen < UINT16_MAX ? namen : UINT16_MAX),
+				       file, quoted };
 		ntab++;
 	}
-	munmap((void *)buf, size);
 }
 
 static void do_load(void)
@@ -186,11 +157,11 @@ static void do_load(void)
 	tab = calloc(OUI_SLOTS, sizeof *tab);
 	if (!tab)
 		return;
-	const char *files[] = { "oui.csv", "mam.csv", "oui36.csv" };
-	for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+	const char *files[OUI_FILES] = { "oui.csv", "mam.csv", "oui36.csv" };
+	for (uint8_t i = 0; i < OUI_FILES; i++) {
 		char path[512];
 		snprintf(path, sizeof path, "%s/%s", load_dir, files[i]);
-		load_file(path);
+		load_file(path, i);
 	}
 }
 
@@ -222,8 +193,23 @@ void oui_load_async(const char *dir)
 	pthread_attr_destroy(&attr);
 }
 
+/* An entry's name, unquoted ("" is one quote) into out. */
+static const char *name_of(const struct oui_ent *e, char out[OUI_NAME_MAX])
+{
+	const char *s = map[e->file] + e->name;
+	size_t n = 0;
+	for (size_t i = 0; i < e->len && n < OUI_NAME_MAX - 1; i++) {
+		out[n++] = s[i];
+		if (e->quoted && s[i] == '"' && i + 1 < e->len && s[i + 1] == '"')
+			i++;
+	}
+	out[n] = 0;
+	return out;
+}
+
 const char *oui_vendor(const uint8_t mac[6])
 {
+	static _Thread_local char name[OUI_NAME_MAX];
 	oui_load(NULL);
 	if (!ntab || (mac[0] & 0x02))
 		return NULL;
@@ -235,7 +221,7 @@ const char *oui_vendor(const uint8_t mac[6])
 		uint64_t key = (m & ~((1ull << (48 - lens[i])) - 1)) << 8 | lens[i];
 		const struct oui_ent *e = find(key);
 		if (e->key)
-			return arena + e->name;
+			return name_of(e, name);
 	}
 	return NULL;
 }

@@ -20,7 +20,8 @@ int oui_load(const char *dir);
 /* The same in a thread of its own: returns at once, and the first lookup waits until
  * the registries are in. */
 void oui_load_async(const char *dir);
-/* Vendor of a MAC, or NULL. Locally administered MACs have none. */
+/* Vendor of a MAC, or NULL; the text stays until the calling thread's next lookup.
+ * Locally administered MACs have none. */
 const char *oui_vendor(const uint8_t mac[6]);
 
 #endif
