@@ -14,6 +14,7 @@
 #include "config.h"
 #include "ctl.h"
 #include "emit.h"
+#include "oui.h"
 #include "replay.h"
 #include "run.h"
 
@@ -188,6 +189,9 @@ int main(int argc, char **argv)
 		fputs(usage_text, stdout);
 		return 0;
 	}
+	/* the vendor registries load while the rest starts (the first device waits for them) */
+	if (!strcmp(cmd, "replay") || !strcmp(cmd, "run"))
+		oui_load_async(NULL);
 	if (!strcmp(cmd, "replay"))
 		return cmd_replay(argc - 1, argv + 1);
 	if (!strcmp(cmd, "run"))
