@@ -183,6 +183,11 @@ int ots_state_open(struct ots_state **out, const char *dir, const struct config 
 	return 0;
 }
 
+void ots_state_set_ephemeral(struct ots_state *s)
+{
+	s->st.ephemeral = true;
+}
+
 void ots_state_set_workers(struct ots_state *s, struct worker *workers, int n)
 {
 	atomic_store(&s->h_nworkers, 0); /* the health callback stops reading the old ones */
@@ -976,7 +981,8 @@ int ots_state_commit(void *ctx)
 #endif
 	double w = wall_s();
 	if (w - s->last_sync >= 1.0) {
-		mdb_env_sync(s->st.env, 1);
+		if (!s->st.ephemeral)
+			mdb_env_sync(s->st.env, 1);
 		if (s->evidence_pending)
 			evidence_enforce_cap(s);
 		s->evidence_pending = false;

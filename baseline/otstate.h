@@ -151,6 +151,9 @@ struct ots_state {
  * or -1 with err naming the fault. */
 int ots_state_open(struct ots_state **out, const char *dir, const struct config *cfg, int learning, char *err,
 		   size_t errlen);
+/* The store is a temporary directory removed at exit (replay without a state
+ * directory): nothing in it is synced to disk. */
+void ots_state_set_ephemeral(struct ots_state *s);
 /* The state thread's sink: ots_state_apply_batch applies n facts in the open write
  * transaction (opening one), and commits it only when it holds OTS_COMMIT_MAX_FACTS
  * facts or is OTS_COMMIT_MAX_S old; ots_state_commit commits what is open (the state

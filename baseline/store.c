@@ -4,7 +4,7 @@
  * Durability: the environment is opened with MDB_NOSYNC and the state thread calls
  * mdb_env_sync() at most once a second and at close: a killed process (kill -9) loses
  * nothing committed (the data is in the page cache), a power cut loses at most the
- * last second. The map size is [alerts] store_max_mb; a full map or disk is an
+ * last second (an ephemeral store, replay's temporary one, is never synced). The map size is [alerts] store_max_mb; a full map or disk is an
  * MDB_MAP_FULL / ENOSPC error at commit, which the caller reports and survives.
  *
  * Must never: exit, or print (errors go back as text).
@@ -161,7 +161,8 @@ void store_close(struct store *s)
 {
 	if (!s->env)
 		return;
-	mdb_env_sync(s->env, 1);
+	if (!s->ephemeral)
+		mdb_env_sync(s->env, 1);
 	mdb_env_close(s->env);
 	s->env = NULL;
 }

@@ -33,6 +33,7 @@ struct store {
 	MDB_env *env;
 	MDB_dbi meta, devices, baseline, alerts, alert_keys;
 	char dir[512];
+	bool ephemeral; /* a temporary directory removed at exit: never synced to disk */
 };
 
 #define STORE_CREATE 1u   /* create the store if it does not exist */

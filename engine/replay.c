@@ -87,6 +87,8 @@ static struct brec *reserve(struct replay_run *rr, struct worker *w, uint32_t ca
 			round = 0; /* the state's work, while the worker catches up */
 		} else if (round < 16) {
 			cpu_relax();
+		} else if (rr->st->driven) {
+			state_wait(rr->st, 100); /* woken early by a worker that needs the state */
 		} else {
 			struct timespec t = { 0, 100000 };
 			nanosleep(&t, NULL);
@@ -376,6 +378,8 @@ int replay_main(const struct replay_opts *o, const struct config *cfg)
 			status = 2;
 			goto out;
 		}
+		if (tmp_state)
+			ots_state_set_ephemeral(ots);
 	}
 	for (int i = 0; i < n; i++, inited++) {
 		if (worker_init(&rr.workers[i], i, cfg, o->emit, WORKER_REPLAY)) {
