@@ -172,7 +172,7 @@ void state_share_cpu(struct state_thread *s)
 }
 
 static int state_init(struct state_thread *s, struct worker *workers, int n, unsigned emit,
-		      const struct state_sink *sink, bool wake_me)
+		      const struct state_sink *sink, bool driven)
 {
 	memset(s, 0, sizeof *s);
 	s->workers = workers;
@@ -180,8 +180,10 @@ static int state_init(struct state_thread *s, struct worker *workers, int n, uns
 	s->emit = emit;
 	if (sink)
 		s->sink = *sink;
-	for (int i = 0; i < n; i++)
-		workers[i].state_wake = wake_me ? &s->wake : NULL;
+	for (int i = 0; i < n; i++) {
+		workers[i].state_wake = &s->wake; /* the thread, or the reader asleep in state_wait */
+		workers[i].state_polls = driven;
+	}
 	/* replay's reader numbers the records it hands out (see worker.h) */
 	s->ordered = n > 1 && workers[0].dispatched;
 	atomic_init(&s->spins, STATE_SPINS);
@@ -190,7 +192,7 @@ static int state_init(struct state_thread *s, struct worker *workers, int n, uns
 
 int state_start(struct state_thread *s, struct worker *workers, int n, unsigned emit, const struct state_sink *sink)
 {
-	if (state_init(s, workers, n, emit, sink, true))
+	if (state_init(s, workers, n, emit, sink, false))
 		return -1;
 	if (pthread_create(&s->thread, NULL, state_main, s)) {
 		outbuf_free(&s->out);
@@ -201,7 +203,7 @@ int state_start(struct state_thread *s, struct worker *workers, int n, unsigned 
 
 int state_attach(struct state_thread *s, struct worker *workers, int n, unsigned emit, const struct state_sink *sink)
 {
-	if (state_init(s, workers, n, emit, sink, false))
+	if (state_init(s, workers, n, emit, sink, true))
 		return -1;
 	s->driven = true;
 	return 0;
@@ -218,6 +220,16 @@ size_t state_step(struct state_thread *s)
 		s->uncommitted = false;
 	}
 	return n;
+}
+
+void state_wait(struct state_thread *s, long timeout_us)
+{
+	uint32_t ticket = wake_prepare(&s->wake);
+	if (state_step(s)) { /* a worker's facts came in meanwhile: it may be waiting on them */
+		wake_cancel(&s->wake);
+		return;
+	}
+	wake_sleep(&s->wake, ticket, timeout_us);
 }
 
 void state_detach(struct state_thread *s)

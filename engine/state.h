@@ -76,12 +76,15 @@ int state_reload(struct state_thread *s, int (*fn)(void *ctx, void *arg), void *
 bool state_reload_applied(struct state_thread *s, const void *arg);
 /* Without a thread (replay, not --realtime): the reader drives the state between its
  * frames, and waits for it no longer: two busy threads on two CPUs, not three, so no
- * wake-up of the state thread preempts a worker. The workers then never wake anyone:
- * a worker that waits for the state thread spins until the reader's next step. */
+ * wake-up of the state thread preempts a worker. A worker that has to wait for the
+ * state wakes the reader if it sleeps in state_wait. */
 int state_attach(struct state_thread *s, struct worker *workers, int n, unsigned emit, const struct state_sink *sink);
 /* One batch from the rings (a commit once caught up for STATE_SLEEP_US): how many facts
  * it applied. */
 size_t state_step(struct state_thread *s);
+/* Driven, with nothing else to do (its worker's ring full): a step, or a sleep of at
+ * most timeout_us that a worker waiting for the state cuts short. */
+void state_wait(struct state_thread *s, long timeout_us);
 /* Drains until every worker has finished and its ring is empty, then commits. Call
  * before joining the workers. */
 void state_detach(struct state_thread *s);

@@ -160,7 +160,7 @@ static void set_deadline(struct worker *w)
 {
 	w->lag_deadline = w->st.packets + FACT_LAG_PACKETS;
 	w->lag_target = w->st.facts;
-	if (w->state_wake)
+	if (w->state_wake && !w->state_polls)
 		wake_if_sleeping(w->state_wake);
 }
 

@@ -97,7 +97,9 @@ struct worker {
 	_Atomic uint64_t facts_applied; /* how many of them the state thread has applied */
 	bool sync_events;           /* replay with a state: keep the state thread close behind (see
 	                             * push_fact), so evidence is asked for while its packets are here */
-	struct wake *state_wake;    /* set by state_start: wakes the state thread */
+	struct wake *state_wake;    /* wakes the state thread, or the replay reader driving the state */
+	bool state_polls;           /* the state looks at least every STATE_SLEEP_US by itself (the
+	                             * driving reader): a deadline need not wake it */
 	uint64_t lag_deadline;      /* packet count by which facts up to lag_target must be applied */
 	uint64_t lag_target;
 	struct outbuf out;

@@ -2,7 +2,8 @@
  * test_state_driven.c - the state without a thread of its own (replay's reader drives
  * it): state_step applies what the workers' rings hold, in each worker's order and, with
  * several workers handing out numbered records, in record order across them; it
- * commits once caught up for STATE_SLEEP_US; no worker is given a thread to wake; and
+ * commits once caught up for STATE_SLEEP_US; state_wait steps when facts wait and
+ * otherwise sleeps until a worker that needs the state wakes it (not a deadline); and
  * state_detach returns only when every worker has finished and its last facts are
  * applied and committed.
  */
@@ -50,6 +51,17 @@ static void sleep_us(long us)
 	nanosleep(&t, NULL);
 }
 
+/* a worker that has to wait for the state: wakes the reader once it sleeps */
+static void *waiting_worker(void *arg)
+{
+	struct state_thread *s = arg;
+	while (!atomic_load(&s->wake.sleeping))
+		sleep_us(100);
+	sleep_us(1000);
+	wake_if_sleeping(s->workers[0].state_wake);
+	return NULL;
+}
+
 /* a worker finishing late: its last fact, then the mark that it is done */
 static void *late_worker(void *arg)
 {
@@ -91,7 +103,8 @@ static void one_worker(void)
 	struct worker *w = workers_new(1);
 	struct state_thread *s = attached(w, 1);
 	CHECK(s->driven);
-	CHECK(w[0].state_wake == NULL); /* nobody to wake: the reader steps */
+	CHECK(w[0].state_wake == &s->wake); /* the reader, when it sleeps in state_wait */
+	CHECK(w[0].state_polls);            /* a deadline need not wake it */
 
 	CHECK_EQ(state_step(s), 0);
 	push(&w[0], 1);
@@ -113,12 +126,24 @@ static void one_worker(void)
 	CHECK_EQ(state_step(s), 0);
 	CHECK_EQ(commits, 1);
 
+	/* state_wait: a step when facts wait; else a sleep a waiting worker cuts short */
+	push(&w[0], 4);
+	state_wait(s, 1000000);
+	CHECK_EQ(ngot, 4);
+	pthread_t waker;
+	pthread_create(&waker, NULL, waiting_worker, s);
+	double t0 = now_s();
+	state_wait(s, 1000000);
+	CHECK(now_s() - t0 < 0.5);
+	CHECK(!atomic_load(&s->wake.sleeping));
+	pthread_join(waker, NULL);
+
 	/* detach waits for the worker's end, and applies what it pushed last */
 	pthread_t t;
 	pthread_create(&t, NULL, late_worker, &w[0]);
 	state_detach(s);
-	CHECK_EQ(ngot, 4);
-	CHECK_EQ(got[3], 99);
+	CHECK_EQ(ngot, 5);
+	CHECK_EQ(got[4], 99);
 	CHECK_EQ(commits, 2);
 	pthread_join(t, NULL);
 	free(s);
