@@ -149,6 +149,18 @@ uint32_t flow_key_hash(const struct flow_key *k)
 	return (uint32_t)mix64(h);
 }
 
+void packet_hash_flow(struct packet *pkt)
+{
+	if (!pkt->ip_version || pkt->fragment ||
+	    (pkt->transport != TR_TCP && pkt->transport != TR_UDP && pkt->transport != TR_ICMP))
+		return;
+	struct flow_key k;
+	bool src_is_a;
+	flow_key_make(pkt, &k, &src_is_a);
+	pkt->flow_hash = flow_key_hash(&k);
+	pkt->flow_hashed = true;
+}
+
 static inline __attribute__((always_inline)) bool key_eq(const struct flow_key *x, const struct flow_key *y)
 {
 	return x->pa == y->pa && x->pb == y->pb && x->vlan == y->vlan && x->transport == y->transport &&
@@ -185,13 +197,13 @@ static uint64_t timeout_of(const struct flow_table *t, const struct flow *f)
 	return f->key.transport == TR_TCP && !f->dir[0].fin && !f->dir[1].fin ? t->tcp_timeout_us : t->timeout_us;
 }
 
-struct flow *flow_lookup(struct flow_table *t, const struct flow_key *k, uint64_t ts,
+struct flow *flow_lookup(struct flow_table *t, const struct flow_key *k, uint32_t hash, uint64_t ts,
 			 bool *created, void (*on_evict)(void *ctx, struct flow *f), void *ctx)
 {
 	/* the flow found last first: a request and its answer come back to back */
 	uint32_t i = t->mru;
 	if (i == FLOW_NONE || !key_eq(&t->flows[i].key, k)) {
-		uint32_t h = flow_key_hash(k) & t->nbuckets_mask;
+		uint32_t h = hash & t->nbuckets_mask;
 		for (i = t->buckets[h]; i != FLOW_NONE && !key_eq(&t->flows[i].key, k); i = t->flows[i].hnext)
 			;
 	}
@@ -211,7 +223,7 @@ struct flow *flow_lookup(struct flow_table *t, const struct flow_key *k, uint64_
 		release(t, i);
 		t->st.expired++;
 	}
-	uint32_t h = flow_key_hash(k) & t->nbuckets_mask;
+	uint32_t h = hash & t->nbuckets_mask;
 	if (t->free_head == FLOW_NONE && t->high_water < t->cap) {
 		t->flows[t->high_water].hnext = FLOW_NONE;
 		t->free_head = t->high_water++;

@@ -90,10 +90,26 @@ void flow_table_free(struct flow_table *t);
 /* Builds the canonical key for pkt; *fwd says whether pkt's src is key.a. */
 void flow_key_make(const struct packet *pkt, struct flow_key *k, bool *src_is_a);
 uint32_t flow_key_hash(const struct flow_key *k);
+/* The capture thread's part of a lookup: hashes pkt's flow key into pkt->flow_hash, for
+ * an unfragmented TCP, UDP or ICMP packet (the ones handle_ip looks up as they are). */
+void packet_hash_flow(struct packet *pkt);
+/* The bucket of a hash, brought into the cache ahead of its lookup. */
+static inline void flow_prefetch_bucket(const struct flow_table *t, uint32_t hash)
+{
+	__builtin_prefetch(&t->buckets[hash & t->nbuckets_mask]);
+}
+/* The first flow of a bucket (fetched already with flow_prefetch_bucket), brought into
+ * the cache ahead of its lookup. */
+static inline void flow_prefetch_flow(const struct flow_table *t, uint32_t hash)
+{
+	uint32_t i = t->buckets[hash & t->nbuckets_mask];
+	if (i != FLOW_NONE)
+		__builtin_prefetch(&t->flows[i]);
+}
 
 /* Finds or creates the flow of k. *created is set for a new flow. Evicts the least
  * recently used flow when the table is full; `on_evict` is called for it first. */
-struct flow *flow_lookup(struct flow_table *t, const struct flow_key *k, uint64_t ts,
+struct flow *flow_lookup(struct flow_table *t, const struct flow_key *k, uint32_t hash, uint64_t ts,
 			 bool *created, void (*on_evict)(void *ctx, struct flow *f), void *ctx);
 
 /* Expires flows idle for longer than their timeout at packet time now; at most

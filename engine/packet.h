@@ -45,6 +45,7 @@ struct packet {
 	uint16_t vlan;              /* outermost 802.1Q id, 0 if none */
 	uint16_t vlan_inner;        /* QinQ inner id */
 	uint16_t ethertype;         /* after VLAN tags */
+	uint32_t flow_hash;         /* with flow_hashed: flow_key_hash of the packet's flow key */
 	const uint8_t *l2_payload;  /* after the Ethernet/VLAN headers */
 	uint32_t l2_len;
 
@@ -55,6 +56,7 @@ struct packet {
 	uint8_t ttl;
 	bool fragment;              /* a piece of a fragmented IPv4/IPv6 datagram (not yet reassembled) */
 	bool frag_more;
+	bool flow_hashed;           /* the capture thread hashed the flow key (packet_hash_flow) */
 	uint32_t frag_id, frag_offset; /* payload = this fragment's data at frag_offset */
 	bool reassembled;           /* payload comes from the fragment table */
 	uint8_t tunnel_depth;       /* GRE/ERSPAN layers unwrapped */

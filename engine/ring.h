@@ -246,6 +246,18 @@ static inline struct brec *bring_peek(struct bring *r)
 	}
 }
 
+/* For looking ahead: the record at position pos (the peeked record is at tail_read, the
+ * next at tail_read + its size, ...) if the producer published it when last looked at and
+ * it needs no wrap; NULL otherwise. It moves nothing. */
+static inline const struct brec *bring_look(const struct bring *r, uint64_t pos)
+{
+	uint64_t off = pos & (r->cap - 1);
+	if (pos >= r->head_seen || r->cap - off < sizeof(struct brec))
+		return NULL;
+	const struct brec *rec = (const struct brec *)(r->mem + off);
+	return rec->size ? rec : NULL;
+}
+
 static inline void bring_release(struct bring *r, struct brec *rec)
 {
 	r->tail_read += rec->size;

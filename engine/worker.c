@@ -652,7 +652,8 @@ static void handle_ip(struct worker *w, struct packet *p)
 	struct flow_key k;
 	bool src_is_a, created;
 	flow_key_make(p, &k, &src_is_a);
-	struct flow *f = flow_lookup(&w->ft, &k, p->ts_us, &created, on_flow_end, w);
+	uint32_t hash = p->flow_hashed && !p->reassembled ? p->flow_hash : flow_key_hash(&k);
+	struct flow *f = flow_lookup(&w->ft, &k, hash, p->ts_us, &created, on_flow_end, w);
 	w->cur_flow_id = f->id;
 	if (p->has_mac) {
 		f->has_mac = true;
@@ -732,6 +733,8 @@ int worker_predecode(int linktype, const uint8_t *frame, uint32_t caplen, uint32
 {
 	int rc = decode_frame(linktype, frame, caplen, wirelen, ts_us, p, ds);
 	*k = n <= 1 || rc < 0 ? 0 : worker_pick_hash_packet(p) % (uint32_t)n;
+	if (rc >= 0)
+		packet_hash_flow(p); /* the worker's flow lookup, and its prefetch, start here */
 	return rc;
 }
 
@@ -785,6 +788,25 @@ void worker_finish(struct worker *w)
 
 /* ---------------------------------------------------------------- threads */
 
+static inline const struct packet *decoded_of(const struct brec *r)
+{
+	return r && r->pkt_off ? (const struct packet *)(r->data + r->pkt_off) : NULL;
+}
+
+/* While r is handled, the flow lookups of the next two records start: the bucket of the
+ * one after next, the flow of the next (its bucket fetched in the previous round). */
+static inline void look_ahead(struct worker *w, const struct brec *r)
+{
+	uint64_t pos = w->in.tail_read + r->size;
+	const struct brec *r1 = bring_look(&w->in, pos);
+	const struct packet *p1 = decoded_of(r1);
+	if (p1 && p1->flow_hashed)
+		flow_prefetch_flow(&w->ft, p1->flow_hash);
+	const struct packet *p2 = r1 ? decoded_of(bring_look(&w->in, pos + r1->size)) : NULL;
+	if (p2 && p2->flow_hashed)
+		flow_prefetch_bucket(&w->ft, p2->flow_hash);
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -810,6 +832,7 @@ static void *worker_main(void *arg)
 			continue;
 		}
 		idle = 0;
+		look_ahead(w, r);
 		w->cur_seq = r->seq;
 		if (r->linktype == WORKER_END_OF_FILE)
 			worker_flush_flows(w);

@@ -36,7 +36,7 @@ static struct flow *see(struct flow_table *t, uint32_t n, uint64_t ts, bool *cre
 {
 	struct flow_key k = key_of(n);
 	flow_expire(t, ts, 4, on_end, NULL);
-	return flow_lookup(t, &k, ts, created, on_end, NULL);
+	return flow_lookup(t, &k, flow_key_hash(&k), ts, created, on_end, NULL);
 }
 
 int main(void)

@@ -2,7 +2,8 @@
  * test_ring.c - the byte ring between the reader (or capture thread) and a worker:
  * committed records are seen at once; staged ones a batch (a 64th of the ring) at a
  * time, or at once when the producer finds the ring full or commits; space read comes
- * back a batch at a time, or all of it when the consumer has caught up; records
+ * back a batch at a time, or all of it when the consumer has caught up; a worker looks
+ * ahead only at records published and laid out whole before the end; records
  * straddling the end wrap; and two threads passing a million records of random sizes
  * through a small ring, staged, lose, reorder or corrupt none and never stall.
  */
@@ -87,6 +88,38 @@ static void test_space_back(void)
 	bring_free(&r);
 }
 
+static void test_look_ahead(void)
+{
+	struct bring r;
+	CHECK_EQ(bring_init(&r, CAP), 0);
+	CHECK(put(&r, 100, 1, false));
+	CHECK(put(&r, 100, 2, false));
+	CHECK(put(&r, 100, 3, true));     /* staged: not published */
+	struct brec *rec = bring_peek(&r);
+	CHECK_EQ(rec->seq, 1);
+	const struct brec *next = bring_look(&r, r.tail_read + rec->size);
+	CHECK(next && next->seq == 2);
+	CHECK(!bring_look(&r, r.tail_read + rec->size + next->size)); /* the staged one */
+	bring_release(&r, rec);
+	CHECK_EQ(take(&r), 2);
+	bring_publish_head(&r);
+	CHECK_EQ(take(&r), 3);
+	/* fill to just short of the end: the next record wraps, and is not looked at */
+	uint64_t seq = 3;
+	while (r.head_written + 2 * 152 <= r.cap)
+		CHECK(put(&r, 104, ++seq, false));
+	while (take(&r))
+		;
+	CHECK(put(&r, 104, ++seq, false));  /* the last one before the end */
+	CHECK(put(&r, 104, ++seq, false));  /* wraps to the start */
+	rec = bring_peek(&r);
+	CHECK_EQ(rec->seq, seq - 1);
+	CHECK(!bring_look(&r, r.tail_read + rec->size));
+	bring_release(&r, rec);
+	CHECK_EQ(take(&r), seq);
+	bring_free(&r);
+}
+
 static void test_wrap(void)
 {
 	struct bring r;
@@ -167,6 +200,7 @@ int main(void)
 {
 	test_commit_and_stage();
 	test_space_back();
+	test_look_ahead();
 	test_wrap();
 	test_two_threads();
 	return check_done();
