@@ -17,6 +17,7 @@
 
 #include "dissector.h"
 #include "packet.h"
+#include "prefetch.h"
 
 #define FLOW_NONE UINT32_MAX
 #define FLOW_DSTATE_SIZE DISSECTOR_STATE_SIZE
@@ -96,7 +97,7 @@ void packet_hash_flow(struct packet *pkt);
 /* The bucket of a hash, brought into the cache ahead of its lookup. */
 static inline void flow_prefetch_bucket(const struct flow_table *t, uint32_t hash)
 {
-	__builtin_prefetch(&t->buckets[hash & t->nbuckets_mask]);
+	prefetch_for_read(&t->buckets[hash & t->nbuckets_mask]);
 }
 /* The first flow of a bucket (fetched already with flow_prefetch_bucket), brought into
  * the cache ahead of its lookup. */
@@ -104,7 +105,7 @@ static inline void flow_prefetch_flow(const struct flow_table *t, uint32_t hash)
 {
 	uint32_t i = t->buckets[hash & t->nbuckets_mask];
 	if (i != FLOW_NONE)
-		__builtin_prefetch(&t->flows[i]);
+		prefetch_for_read(&t->flows[i]);
 }
 
 /* Finds or creates the flow of k. *created is set for a new flow. Evicts the least

@@ -19,14 +19,12 @@
 #include <string.h>
 
 #include "bigmem.h"
+#include "prefetch.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #define cpu_relax() __builtin_ia32_pause()
-/* prefetchw (a NOP where the CPU lacks it): the line comes in owned, ready for writing */
-#define prefetch_for_write(p) __asm__ volatile("prefetchw %0" : : "m"(*(const char *)(p)))
 #else
 #define cpu_relax() ((void)0)
-#define prefetch_for_write(p) __builtin_prefetch((p), 1, 3)
 #endif
 
 struct spsc {

@@ -793,10 +793,16 @@ static inline const struct packet *decoded_of(const struct brec *r)
 	return r && r->pkt_off ? (const struct packet *)(r->data + r->pkt_off) : NULL;
 }
 
+/* Flows the worker's cache (a MiB or two) holds whole: with no more than these active,
+ * their lookups hit it and looking ahead would only cost instructions. */
+#define LOOK_AHEAD_FLOWS 2048
+
 /* While r is handled, the flow lookups of the next two records start: the bucket of the
  * one after next, the flow of the next (its bucket fetched in the previous round). */
 static inline void look_ahead(struct worker *w, const struct brec *r)
 {
+	if (w->ft.active <= LOOK_AHEAD_FLOWS)
+		return;
 	uint64_t pos = w->in.tail_read + r->size;
 	const struct brec *r1 = bring_look(&w->in, pos);
 	const struct packet *p1 = decoded_of(r1);
