@@ -491,6 +491,7 @@ int run_main(const struct run_opts *o, struct config *cfg)
 				got_stop = 1;
 				break;
 			}
+			worker_name_thread(lv.qthreads[i], i);
 			lv.qstarted++;
 		}
 		while (!got_stop && !lv.rx_failed) {

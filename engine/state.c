@@ -198,6 +198,7 @@ int state_start(struct state_thread *s, struct worker *workers, int n, unsigned 
 		outbuf_free(&s->out);
 		return -1;
 	}
+	pthread_setname_np(s->thread, "ots-state");
 	return 0;
 }
 

@@ -857,10 +857,20 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+void worker_name_thread(pthread_t t, int id)
+{
+	char name[16]; /* the kernel's limit, with the NUL */
+	snprintf(name, sizeof name, "ots-worker%d", id);
+	pthread_setname_np(t, name);
+}
+
 int worker_start(struct worker *w, int linktype)
 {
 	(void)linktype;
-	return pthread_create(&w->thread, NULL, worker_main, w) ? -1 : 0;
+	if (pthread_create(&w->thread, NULL, worker_main, w))
+		return -1;
+	worker_name_thread(w->thread, w->id);
+	return 0;
 }
 
 void worker_input_done(struct worker *w)

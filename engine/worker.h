@@ -172,6 +172,8 @@ void worker_finish(struct worker *w);
 /* Threaded mode: start the worker loop on its input ring; worker_join waits for it to
  * drain the ring after input_done was set. */
 int worker_start(struct worker *w, int linktype);
+/* Names a worker's thread "ots-workerN" (top -H, ps -L, perf). */
+void worker_name_thread(pthread_t t, int id);
 /* Tells the worker no more input comes: it finishes what its ring holds, then ends. */
 void worker_input_done(struct worker *w);
 void worker_join(struct worker *w);

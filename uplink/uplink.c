@@ -555,6 +555,7 @@ int uplink_start(struct uplink **out, MDB_env *env, const struct config *cfg, ch
 		http_free(&u->http);
 		goto fail;
 	}
+	pthread_setname_np(u->th, "ots-uplink");
 	u->running = true;
 	*out = u;
 	return 0;

@@ -13,6 +13,7 @@ CASE:
   pcap-2interfaces, afxdp-2interfaces, dpdk-2interfaces
                  two veth pairs captured at once by one sensor
   privileges     started as root with [sensor] user = nobody: pcap, afxdp and dpdk drop to it
+                 (and name their threads: ots-worker0, ots-state)
 
 The veth pair is created with unique names, its sensor end in a network namespace made
 for the test; both are always deleted. IPv6 is off on both ends so the kernel sends
@@ -339,6 +340,10 @@ def privileges_case():
                 with open('/proc/%d/status' % p.pid) as f:
                     status = dict(line.split(':', 1) for line in f.read().splitlines() if ':' in line)
                 uids = status['Uid'].split()
+                threads = set()
+                for t in os.listdir('/proc/%d/task' % p.pid):
+                    with open('/proc/%d/task/%s/comm' % (p.pid, t)) as f:
+                        threads.add(f.read().strip())
                 eff = int(status['CapEff'].strip(), 16)
                 bnd = int(status['CapBnd'].strip(), 16)
                 r = sh('tcpreplay', '-q', '-i', v.feed, '--pps', str(PPS), cap, timeout=600, check=False)
@@ -351,11 +356,14 @@ def privileges_case():
             if any(int(u) != nobody.pw_uid for u in uids):
                 print('FAIL %s: uids %s, not nobody (%d)' % (name, uids, nobody.pw_uid))
                 ok = False
+            elif not {'ots-worker0', 'ots-state'} <= threads:
+                print('FAIL %s: threads named %s, want ots-worker0 and ots-state among them' % (name, sorted(threads)))
+                ok = False
             elif eff != capeff or bnd != capeff:
                 print('FAIL %s: capabilities effective %#x, bounding %#x, want %#x' % (name, eff, bnd, capeff))
                 ok = False
             else:
-                print('ok   %s: running as nobody, capabilities %#x' % (name, eff))
+                print('ok   %s: running as nobody, capabilities %#x, threads %s' % (name, eff, ' '.join(sorted(threads))))
             owner = os.stat(os.path.join(tmp, 'state-run', 'data.mdb')).st_uid if text is not None else None
             if text is None or r.returncode:
                 print('FAIL %s: %s' % (name, errtext if text is None else r.stderr))
