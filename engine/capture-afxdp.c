@@ -30,16 +30,20 @@
 #include "packet.h"
 
 /* The RX ring absorbs the time the queue's worker is not running (preempted by other
- * threads, or woken late): RX_SIZE frames are 10 ms at 1 Gbit/s of 80-byte frames (1.5
- * Mpps). 2048 frames (1.3 ms there) lost frames on a loaded 2-core machine already at
- * 300 kpps (the bench suite's AF_XDP line). The UMEM has two batches more frames than
- * the RX ring, all of them in the fill ring at first, so in copy mode the RX ring is
- * always full before the fill ring runs empty (a frame dropped for an empty fill ring
- * would count in both rx_dropped and rx_fill_ring_empty_descs). 64.5 MiB per socket. */
-#define RX_SIZE 16384
+ * threads or kernel work, or woken late): RX_SIZE frames are 20 ms at 1 Gbit/s of
+ * 80-byte frames (1.5 Mpps). 2048 frames (1.3 ms there) lost frames on a loaded 2-core
+ * machine already at 300 kpps; 16384 (10 ms) lost 0.02% at 1 Gbit/s once in nine runs,
+ * the worker kept off its CPU by kernel work (the bench suite's AF_XDP line). The UMEM
+ * has two batches more frames than the RX ring, all of them in the fill ring at first,
+ * so in copy mode the RX ring is always full before the fill ring runs empty (a frame
+ * dropped for an empty fill ring would count in both rx_dropped and
+ * rx_fill_ring_empty_descs). Frames of 2 KiB (the kernel puts its 256 bytes of headroom
+ * in each: frames up to 1792 bytes, an Ethernet frame of a 1500-byte MTU with room for
+ * tags) make that 64.3 MiB per socket, what 16384 frames of 4 KiB took. */
+#define RX_SIZE 32768
 #define BATCH 64
 #define NUM_FRAMES (RX_SIZE + 2 * BATCH)
-#define FRAME_SIZE XSK_UMEM__DEFAULT_FRAME_SIZE
+#define FRAME_SIZE 2048
 #define FILL_SIZE (2 * RX_SIZE)
 /* an empty RX ring right after a batch: the worker naps this long (at 1.5 Mpps a few
  * batches gather) instead of sleeping in poll(); see afxdp_rx */
