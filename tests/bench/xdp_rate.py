@@ -41,7 +41,7 @@ never transmits), and the CPU seconds the sensor used (all threads, up to SIGTER
 verdict counts as lost by the sensor only frames that reached the monitored end.
 
 The AF_XDP socket drops frames when its RX ring is full: when the worker has not run for
-longer than the ring holds (16384 frames, 10 ms at 1 Gbit/s of plant frames). On a machine
+longer than the ring holds (32768 frames, 20 ms at 1 Gbit/s of plant frames). On a machine
 busy with other work that happens although the worker needs a fraction of a core on
 average; --rt-priority N (bench: BENCH_XDP_RT=N) runs the sensor SCHED_FIFO at priority N
 (chrt -f), which tells drops the machine's other load causes from the sensor's own.
