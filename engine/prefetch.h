@@ -1,9 +1,9 @@
 /*
  * prefetch.h - hints that bring a cache line in ahead of its use.
  *
- * They are statements the compiler must keep: GCC dropped __builtin_prefetch whose
- * address came from a load (and, inlined into the worker's loop, all of them), so on
- * x86 they are volatile asm. A hint never faults and never changes what the program
+ * They are statements the compiler must keep: GCC 12 dropped the __builtin_prefetch
+ * calls of the worker's look-ahead (all of them once inlined into its loop, and one
+ * even in a function of its own), so on x86 they are volatile asm. A hint never faults and never changes what the program
  * computes; it must never be the only thing that makes code correct.
  */
 #ifndef OTS_PREFETCH_H
